@@ -1,0 +1,158 @@
+"""The entitlement rule of API.md, in one place.
+
+premium ⇔ status is ``active``/``trialing`` and the paid period has not ended, or status is
+``past_due`` and now < period end + ``PAST_DUE_GRACE``. Everything else is not premium.
+
+Readers accept both Stripe shapes: the current one (period on
+``items.data[].current_period_end``, API ≥ 2025-03-31) and the older one
+(``current_period_end`` on the subscription itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from .models import BillingAccount
+
+PREMIUM_STATUSES = frozenset({"active", "trialing"})
+# Statuses Stripe may still move on from; "canceled" and "incomplete_expired" are final.
+NON_TERMINAL_STATUSES = frozenset({"incomplete", "trialing", "active", "past_due", "unpaid", "paused"})
+
+
+def _ts(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def period_end(subscription: Mapping[str, Any]) -> datetime | None:
+    """End of the paid period: item-level (current API) or subscription-level (older API)."""
+    items = _get(_get(subscription, "items") or {}, "data") or []
+    ends = [_ts(_get(item, "current_period_end")) for item in items]
+    known = [end for end in ends if end is not None]
+    if known:
+        return max(known)
+    return _ts(_get(subscription, "current_period_end"))
+
+
+def is_cancelling(subscription: Mapping[str, Any]) -> bool:
+    """Cancel scheduled for later: ``cancel_at_period_end`` or (current API) a future ``cancel_at``."""
+    if _get(subscription, "cancel_at_period_end"):
+        return True
+    cancel_at = _ts(_get(subscription, "cancel_at"))
+    return cancel_at is not None and _get(subscription, "status") in PREMIUM_STATUSES | {"past_due"}
+
+
+def premium_until(
+    subscription: Mapping[str, Any] | None, *, grace: timedelta | None = None
+) -> datetime | None:
+    """The instant premium ends for this subscription, or None if it grants nothing."""
+    if not subscription:
+        return None
+    status = _get(subscription, "status")
+    end = period_end(subscription)
+    if end is None:
+        return None
+    if status in PREMIUM_STATUSES:
+        return end
+    if status == "past_due":
+        return end + (settings.PAST_DUE_GRACE if grace is None else grace)
+    return None
+
+
+def is_premium_subscription(
+    subscription: Mapping[str, Any] | None,
+    *,
+    now: datetime | None = None,
+    grace: timedelta | None = None,
+) -> bool:
+    until = premium_until(subscription, grace=grace)
+    return until is not None and (now or timezone.now()) < until
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the app stores of a subscription (the columns of BillingAccount)."""
+
+    subscription_id: str
+    stripe_status: str
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    premium_until: datetime | None
+
+
+def snapshot(subscription: Mapping[str, Any]) -> Snapshot:
+    return Snapshot(
+        subscription_id=str(_get(subscription, "id") or ""),
+        stripe_status=str(_get(subscription, "status") or ""),
+        current_period_end=period_end(subscription),
+        cancel_at_period_end=is_cancelling(subscription),
+        premium_until=premium_until(subscription),
+    )
+
+
+def state_for(
+    stripe_status: str, *, cancel_at_period_end: bool, premium: bool
+) -> str:
+    """The contract's ``state`` word for a stored subscription."""
+    if not stripe_status:
+        return "none"
+    if stripe_status == "incomplete":
+        return "incomplete"
+    if stripe_status in PREMIUM_STATUSES:
+        if not premium:
+            return "none"
+        return "cancelling" if cancel_at_period_end else "active"
+    if stripe_status == "past_due":
+        return "past_due" if premium else "none"
+    if stripe_status == "canceled":
+        return "cancelled"
+    # incomplete_expired, unpaid, paused: no access, nothing in progress.
+    return "none"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def status_object(account: BillingAccount | None) -> dict[str, Any]:
+    """The contract's status object, from the stored row alone (no Stripe call)."""
+    if account is None or not account.subscription_id:
+        return {
+            "state": "none",
+            "stripe_status": None,
+            "premium": False,
+            "premium_until": None,
+            "current_period_end": None,
+            "cancel_at_period_end": False,
+            "subscription_id": None,
+        }
+    premium = account.is_premium
+    return {
+        "state": state_for(
+            account.stripe_status,
+            cancel_at_period_end=account.cancel_at_period_end,
+            premium=premium,
+        ),
+        "stripe_status": account.stripe_status,
+        "premium": premium,
+        "premium_until": _iso(account.premium_until) if premium else None,
+        "current_period_end": _iso(account.current_period_end),
+        "cancel_at_period_end": account.cancel_at_period_end,
+        "subscription_id": account.subscription_id,
+    }

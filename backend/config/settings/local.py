@@ -1,0 +1,32 @@
+"""`make run`: the embedded default. SQLite, the offline Stripe stand-in, DEBUG on.
+
+Every value here can be overridden from the environment or `.env`; setting real
+Stripe test keys switches this same configuration to Stripe's test mode.
+"""
+
+from config.env import env
+
+from .base import *  # noqa: F403
+from .base import SIMPLE_JWT, STRIPE_SECRET_KEY
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DEVTOOLS_ALLOWED = True
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-do-not-deploy")
+
+# Obvious dummies for the offline stand-in: they can never be mistaken for real keys.
+OFFLINE_STRIPE_SECRET_KEY = "sk_test_offline0000000000000000000000"
+OFFLINE_STRIPE_PUBLISHABLE_KEY = "pk_test_offline0000000000000000000000"
+OFFLINE_STRIPE_WEBHOOK_SECRET = "whsec_offline0000000000000000000000000"
+
+if not STRIPE_SECRET_KEY:
+    STRIPE_SECRET_KEY = OFFLINE_STRIPE_SECRET_KEY
+    STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default=OFFLINE_STRIPE_PUBLISHABLE_KEY)
+    STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default=OFFLINE_STRIPE_WEBHOOK_SECRET)
+    # The stand-in's address is chosen at run time by scripts/run (a free port).
+    STRIPE_API_HOST = env.str("STRIPE_API_HOST", default="http://127.0.0.1:8420")
+    STRIPE_API_HOST_OVERRIDE = STRIPE_API_HOST
+    STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
+    STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="/js.stripe.com/v3/")
+
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="dev-only-jwt-signing-key-0123456789abcdef")
+SIMPLE_JWT["SIGNING_KEY"] = JWT_SIGNING_KEY

@@ -1,0 +1,26 @@
+"""URL map. API under /api/, social sign-in under /auth/, Django admin under /admin/."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.exceptions import json_404, json_500
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("auth/", include("social_django.urls", namespace="social")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/", include("accounts.urls")),
+    path("api/", include("billing.urls")),
+    path("api/", include("filings.urls")),
+]
+
+if settings.DEVTOOLS_ALLOWED:
+    # Local stand-ins (the dev LinkedIn provider). Never mounted in production:
+    # billing/checks.py refuses the stand-ins when DEVTOOLS_ALLOWED is off.
+    urlpatterns.append(path("_dev/", include("devtools.urls")))
+
+handler404 = json_404
+handler500 = json_500
