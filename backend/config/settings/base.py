@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "filings",
+    "quotas",
 ]
 
 MIDDLEWARE = [
