@@ -156,3 +156,24 @@ def status_object(account: BillingAccount | None) -> dict[str, Any]:
         "cancel_at_period_end": account.cancel_at_period_end,
         "subscription_id": account.subscription_id,
     }
+
+
+def choose_subscription(
+    subscriptions: list[Mapping[str, Any]], *, now: datetime | None = None
+) -> Mapping[str, Any] | None:
+    """The subscription a customer's entitlement follows, when Stripe lists several.
+
+    One that grants premium now wins; then one still in progress (incomplete, past_due
+    beyond grace, unpaid, paused); then the most recently created. Order of arrival of
+    events does not matter: the answer depends only on the objects.
+    """
+    if not subscriptions:
+        return None
+    moment = now or timezone.now()
+
+    def rank(sub: Mapping[str, Any]) -> tuple[int, int, int]:
+        granting = is_premium_subscription(sub, now=moment)
+        in_progress = _get(sub, "status") in NON_TERMINAL_STATUSES
+        return (int(granting), int(in_progress), int(_get(sub, "created") or 0))
+
+    return max(subscriptions, key=rank)

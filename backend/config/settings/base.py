@@ -42,7 +42,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "social_django.middleware.SocialAuthExceptionMiddleware",
+    # Sign-in failures end at /login?error=<sentence>, never at a 500 page.
+    "accounts.middleware.SocialAuthErrorRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -135,7 +136,7 @@ REST_FRAMEWORK = {
     # The JWT class comes first: its WWW-Authenticate header makes DRF answer 401
     # (not 403) to a request that carries no credentials at all.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.APIJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -154,21 +155,31 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- JWT for API scripts -----------------------------------------------------------
+# HS256 only: tokens are issued and verified by this service alone. Any other `alg`
+# in a token header (including "none") is refused before and by the decoder.
+JWT_ALLOWED_ALGORITHMS = ("HS256",)
+# At least 32 bytes (accounts.E003); production refuses to start without it.
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+JWT_MIN_KEY_BYTES = 32
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=30)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    "ALGORITHM": "HS256",
+    "ALGORITHM": JWT_ALLOWED_ALGORITHMS[0],
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "AUDIENCE": env.str("JWT_AUDIENCE", default="opensecdata-api"),
     "ISSUER": env.str("JWT_ISSUER", default="opensecdata"),
+    "LEEWAY": 0,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "AUTH_TOKEN_CLASSES": ("rest_framework_simplejwt.tokens.AccessToken",),
     "UPDATE_LAST_LOGIN": False,
 }
 
 # --- LinkedIn sign-in (social-auth) ------------------------------------------------
+# The address browsers use for this site; `make run` sets it to the real one. The dev
+# LinkedIn stand-in (local settings) is served under SITE_URL + "/_dev/oidc".
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 AUTHENTICATION_BACKENDS = [
     "social_core.backends.linkedin.LinkedinOpenIdConnect",
     "django.contrib.auth.backends.ModelBackend",
@@ -177,8 +188,39 @@ SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY = env.str("SOCIAL_AUTH_LINKEDIN_OPENIDCON
 SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET = env.str(
     "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET", default=""
 )
+SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT = env.str(
+    "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT", default="https://www.linkedin.com/oauth"
+)
+SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SCOPE = ["openid", "profile", "email"]
+SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_IGNORE_DEFAULT_SCOPE = True
 SOCIAL_AUTH_URL_NAMESPACE = "social"
 SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_REQUESTS_TIMEOUT = env.float("SOCIAL_AUTH_REQUESTS_TIMEOUT", default=10.0)
+# Where the SPA lands: after sign-in (unless a same-site `next` was given), and on failure
+# with ?error=<a sentence> (accounts.middleware).
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/account"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/login"
+LOGIN_URL = "/login"
+# `next` must be on this host (or one listed here, e.g. the SPA's dev server).
+SOCIAL_AUTH_SANITIZE_REDIRECTS = True
+SOCIAL_AUTH_ALLOWED_REDIRECT_HOSTS = env.list("SOCIAL_AUTH_ALLOWED_REDIRECT_HOSTS", default=[])
+# Never re-raise sign-in errors as debug pages, whatever DEBUG says.
+SOCIAL_AUTH_RAISE_EXCEPTIONS = False
+SOCIAL_AUTH_USER_FIELDS = ["username", "email"]
+# Users are identified by LinkedIn's `sub` only; e-mail never links accounts (no
+# associate_by_email: an address is not proof of identity across accounts).
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_names",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "accounts.pipeline.social_user_by_sub",
+    "accounts.pipeline.generate_username",
+    "social_core.pipeline.user.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "social_core.pipeline.social_auth.load_extra_data",
+    "accounts.pipeline.sync_profile",
+)
 
 # --- Stripe ------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

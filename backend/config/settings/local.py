@@ -7,7 +7,7 @@ Stripe test keys switches this same configuration to Stripe's test mode.
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import SIMPLE_JWT, STRIPE_SECRET_KEY
+from .base import SIMPLE_JWT, SITE_URL, SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY, STRIPE_SECRET_KEY
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 DEVTOOLS_ALLOWED = True
@@ -30,3 +30,12 @@ if not STRIPE_SECRET_KEY:
 
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="dev-only-jwt-signing-key-0123456789abcdef")
 SIMPLE_JWT["SIGNING_KEY"] = JWT_SIGNING_KEY
+
+# Without real LinkedIn keys, sign-in goes to the dev LinkedIn stand-in (devtools/oidc),
+# served by this same site. Obvious dummies: they can never be mistaken for real keys.
+DEV_OIDC_CLIENT_ID = "dev-oidc-client-id-not-a-linkedin-key"
+DEV_OIDC_CLIENT_SECRET = "dev-oidc-client-secret-not-a-linkedin-secret"
+if not SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY:
+    SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY = DEV_OIDC_CLIENT_ID
+    SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET = DEV_OIDC_CLIENT_SECRET
+    SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT = f"{SITE_URL}/_dev/oidc"

@@ -11,6 +11,15 @@ STRIPE_SECRET_KEY = require("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = require("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = require("STRIPE_WEBHOOK_SECRET")
 JWT_SIGNING_KEY = require("JWT_SIGNING_KEY")
+if len(JWT_SIGNING_KEY.encode()) < 32:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "JWT_SIGNING_KEY is shorter than 32 bytes. Generate one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    )
+# LinkedIn keys: accounts/checks.py refuses to run without them (accounts.E002).
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = True
 SIMPLE_JWT["SIGNING_KEY"] = JWT_SIGNING_KEY
 
 STRIPE_LIVE_MODE = STRIPE_SECRET_KEY.startswith("sk_live_")

@@ -1,0 +1,209 @@
+"""Every Stripe call of the app goes through this module.
+
+One configured :class:`stripe.StripeClient` (timeouts, bounded network retries, the API
+host) and small named functions that pass a deterministic idempotency key on every
+write, so a retried request can never create a second customer or subscription.
+``CALLS`` counts the calls per operation name, for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CALLS: Counter[str] = Counter()
+_lock = threading.Lock()
+_client: stripe.StripeClient | None = None
+_client_key: tuple[str, str, float, int] | None = None
+
+
+def client() -> stripe.StripeClient:
+    """The process-wide client, rebuilt if the settings it depends on change (tests)."""
+    global _client, _client_key
+    key = (
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_HOST_OVERRIDE,
+        settings.STRIPE_TIMEOUT_SECONDS,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+    )
+    with _lock:
+        if _client is None or _client_key != key:
+            base = {"api": settings.STRIPE_API_HOST_OVERRIDE} if settings.STRIPE_API_HOST_OVERRIDE else None
+            _client = stripe.StripeClient(
+                settings.STRIPE_SECRET_KEY,
+                base_addresses=base,  # type: ignore[arg-type]
+                max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+                http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+            )
+            _client_key = key
+        return _client
+
+
+def _count(name: str) -> None:
+    CALLS[name] += 1
+    logger.debug("stripe call %s", name)
+
+
+def _opts(idempotency_key: str | None) -> dict[str, Any]:
+    return {"idempotency_key": idempotency_key} if idempotency_key else {}
+
+
+# --- Products and prices ----------------------------------------------------------
+
+
+def price_by_lookup_key(lookup_key: str) -> stripe.Price | None:
+    _count("prices.list")
+    found = client().v1.prices.list(
+        params={"lookup_keys": [lookup_key], "active": True, "expand": ["data.product"], "limit": 1}
+    )
+    return found.data[0] if found.data else None
+
+
+def price_retrieve(price_id: str) -> stripe.Price:
+    _count("prices.retrieve")
+    return client().v1.prices.retrieve(price_id, params={"expand": ["product"]})
+
+
+def product_find(*, metadata_key: str, metadata_value: str) -> stripe.Product | None:
+    """An active product tagged with ``metadata[metadata_key] == metadata_value``."""
+    _count("products.list")
+    for product in client().v1.products.list(params={"active": True, "limit": 100}).data:
+        if (product.get("metadata") or {}).get(metadata_key) == metadata_value:
+            return product
+    return None
+
+
+def product_create(
+    *, name: str, description: str, metadata: dict[str, str], idempotency_key: str
+) -> stripe.Product:
+    _count("products.create")
+    return client().v1.products.create(
+        params={"name": name, "description": description, "metadata": metadata},
+        options=_opts(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+def price_create(
+    *, product_id: str, unit_amount: int, currency: str, interval: str, lookup_key: str
+) -> stripe.Price:
+    _count("prices.create")
+    return client().v1.prices.create(
+        params={
+            "product": product_id,
+            "unit_amount": unit_amount,
+            "currency": currency,
+            "recurring": {"interval": interval},  # type: ignore[typeddict-item]
+            "lookup_key": lookup_key,
+            "expand": ["product"],
+        },
+        options=_opts(f"price-{lookup_key}-{product_id}"),  # type: ignore[arg-type]
+    )
+
+
+# --- Customers and payment methods ------------------------------------------------
+
+
+def customer_create(
+    *, email: str, name: str, metadata: dict[str, str], idempotency_key: str
+) -> stripe.Customer:
+    _count("customers.create")
+    return client().v1.customers.create(
+        params={"email": email, "name": name, "metadata": metadata},
+        options=_opts(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+def customer_retrieve(customer_id: str) -> stripe.Customer:
+    _count("customers.retrieve")
+    return client().v1.customers.retrieve(customer_id)
+
+
+def payment_method_attach(*, payment_method_id: str, customer_id: str) -> stripe.PaymentMethod:
+    _count("payment_methods.attach")
+    return client().v1.payment_methods.attach(
+        payment_method_id,
+        params={"customer": customer_id},
+    )
+
+
+def customer_set_default_payment_method(
+    *, customer_id: str, payment_method_id: str
+) -> stripe.Customer:
+    _count("customers.update")
+    return client().v1.customers.update(
+        customer_id,
+        params={"invoice_settings": {"default_payment_method": payment_method_id}},
+    )
+
+
+# --- Subscriptions ----------------------------------------------------------------
+
+SUBSCRIPTION_EXPAND = ["latest_invoice.confirmation_secret"]
+
+
+def subscription_create(
+    *,
+    customer_id: str,
+    price_id: str,
+    payment_method_id: str | None,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> stripe.Subscription:
+    """``default_incomplete`` without a card (the browser confirms), else charge now."""
+    params: dict[str, Any] = {
+        "customer": customer_id,
+        "items": [{"price": price_id}],
+        "metadata": metadata,
+        "expand": SUBSCRIPTION_EXPAND,
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+    }
+    if payment_method_id:
+        params["default_payment_method"] = payment_method_id
+        params["payment_behavior"] = "allow_incomplete"
+    else:
+        params["payment_behavior"] = "default_incomplete"
+    _count("subscriptions.create")
+    return client().v1.subscriptions.create(params=params, options=_opts(idempotency_key))  # type: ignore[arg-type]
+
+
+def subscription_retrieve(subscription_id: str) -> stripe.Subscription:
+    _count("subscriptions.retrieve")
+    return client().v1.subscriptions.retrieve(
+        subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
+    )
+
+
+def subscription_list(customer_id: str) -> list[stripe.Subscription]:
+    _count("subscriptions.list")
+    page = client().v1.subscriptions.list(
+        params={"customer": customer_id, "status": "all", "limit": 20}
+    )
+    return list(page.data)
+
+
+def subscription_set_cancel_at_period_end(
+    subscription_id: str, *, cancel: bool
+) -> stripe.Subscription:
+    """Setting a flag is naturally idempotent; stripe-python adds keys to its own retries."""
+    _count("subscriptions.update")
+    return client().v1.subscriptions.update(
+        subscription_id, params={"cancel_at_period_end": cancel, "expand": SUBSCRIPTION_EXPAND}
+    )
+
+
+def payment_intent_retrieve(payment_intent_id: str) -> stripe.PaymentIntent:
+    _count("payment_intents.retrieve")
+    return client().v1.payment_intents.retrieve(payment_intent_id)
+
+
+def subscription_cancel(subscription_id: str) -> stripe.Subscription:
+    """Cancel now. Cancelling is idempotent at Stripe: no key needed."""
+    _count("subscriptions.cancel")
+    return client().v1.subscriptions.cancel(subscription_id)

@@ -1,0 +1,103 @@
+"""Project-wide fixtures: the offline Stripe stand-in, users and API clients.
+
+Tests talk to the stand-in over real HTTP with the app's real stripe-python calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import stripe
+from django.core.management import call_command
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from billing import stripe_client
+from devtools.fakestripe.launcher import FakeStripe  # noqa: E402
+
+
+def stripe_settings(fake: FakeStripe) -> dict[str, Any]:
+    return {
+        "STRIPE_API_HOST_OVERRIDE": fake.url,
+        "STRIPE_API_HOST": fake.url,
+        "STRIPE_SECRET_KEY": fake.secret_key,
+        "STRIPE_TEST_SECRET_KEY": fake.secret_key,
+        "STRIPE_PUBLISHABLE_KEY": fake.publishable_key,
+        # Fail fast in tests that stop the stand-in on purpose.
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+        "STRIPE_TIMEOUT_SECONDS": 5.0,
+    }
+
+
+@pytest.fixture(scope="session")
+def fake_stripe() -> Iterator[FakeStripe]:
+    """One stand-in for the session; every test points at it unless it brings its own."""
+    with FakeStripe() as fake:
+        overrides = override_settings(**stripe_settings(fake))
+        overrides.enable()
+        previous_base = stripe.api_base
+        stripe.api_base = fake.url  # dj-stripe's own calls use the module-level client
+        try:
+            yield fake
+        finally:
+            stripe.api_base = previous_base
+            overrides.disable()
+
+
+@pytest.fixture(scope="session")
+def stripe_price(fake_stripe: FakeStripe, django_db_setup: Any, django_db_blocker: Any) -> str:
+    """The Premium price, created once in the stand-in by the real management command."""
+    from io import StringIO
+
+    out = StringIO()
+    with django_db_blocker.unblock():
+        call_command("create_stripe_data", stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+@pytest.fixture
+def stripe_ready(stripe_price: str, fake_stripe: FakeStripe, db: Any) -> FakeStripe:
+    """The stand-in with the price in place and the price cache warm for this test."""
+    from billing import services
+
+    services.price_get()
+    stripe_client.CALLS.clear()
+    fake_stripe.clear_requests_log()
+    return fake_stripe
+
+
+@pytest.fixture
+def make_user(db: Any) -> Any:
+    from accounts.models import User
+
+    counter = {"n": 0}
+
+    def make(**fields: Any) -> User:
+        counter["n"] += 1
+        n = counter["n"]
+        fields.setdefault("username", f"user{n}")
+        fields.setdefault("email", f"user{n}@example.com")
+        fields.setdefault("name", f"Test User {n}")
+        return User.objects.create_user(**fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Any) -> Any:
+    return make_user()
+
+
+@pytest.fixture
+def api(user: Any) -> APIClient:
+    """A signed-in browser session (the endpoints use session auth)."""
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def guest() -> APIClient:
+    return APIClient()
