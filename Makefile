@@ -28,3 +28,40 @@ lock: ## Re-lock backend/requirements/*.txt from the .in files
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe -o $(REQ)/dev.txt $(REQ)/dev.in
 
 -include mk/*.mk
+
+# --- Run ---------------------------------------------------------------------------
+
+APT_TEST := redis-server postgresql
+
+apt: ## Install the Debian packages the tests use (Redis, PostgreSQL)
+	@scripts/apt-ensure $(APT_TEST)
+
+run: venv ## The whole product on http://127.0.0.1:$${PORT:-8000} (offline Stripe unless keys are set)
+	cd backend && $(BIN)/python -m devtools.run
+
+# --- Quality -----------------------------------------------------------------------
+
+lint: venv ## ruff (lint + format check) and mypy with django-stubs
+	cd backend && $(BIN)/ruff check .
+	cd backend && $(BIN)/ruff format --check .
+	cd backend && $(BIN)/mypy .
+
+format: venv ## Apply ruff's fixes and formatting
+	cd backend && $(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+# --- Tests -------------------------------------------------------------------------
+# Every run starts its own Redis and PostgreSQL on free ports and stops them after.
+
+RESULTS := var/test-results
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+test: venv apt lint ## Everything CI runs: lint, backend on SQLite and on PostgreSQL, frontend
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@echo "+ backend tests on SQLite (with Redis)"
+	cd backend && $(BIN)/python -m devtools.services --redis -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/sqlite.xml $(PYTEST_ARGS)
+	@echo "+ backend tests on PostgreSQL (with Redis)"
+	cd backend && $(BIN)/python -m devtools.services --redis --postgres -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS)
+	@$(BIN)/python scripts/summarize.py $(RESULTS)
+
+test-fast: venv apt ## Inner loop: SQLite, reuse the test database, stop at the first failure
+	cd backend && $(BIN)/python -m devtools.services --redis -- $(PYTEST) --reuse-db -x -q $(PYTEST_ARGS)

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 PREMIUM_STATUSES = frozenset({"active", "trialing"})
 # Statuses Stripe may still move on from; "canceled" and "incomplete_expired" are final.
-NON_TERMINAL_STATUSES = frozenset({"incomplete", "trialing", "active", "past_due", "unpaid", "paused"})
+NON_TERMINAL_STATUSES = frozenset(
+    {"incomplete", "trialing", "active", "past_due", "unpaid", "paused"}
+)
 
 
 def _ts(value: Any) -> datetime | None:
@@ -35,9 +37,18 @@ def _ts(value: Any) -> datetime | None:
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """``obj[key]`` for dicts and stripe-python objects (which are not dicts since v13)."""
+    if obj is None:
+        return default
     if isinstance(obj, Mapping):
         return obj.get(key, default)
-    return getattr(obj, key, default)
+    try:
+        return obj[key]
+    except (KeyError, TypeError, IndexError):
+        return default
+
+
+field = _get
 
 
 def period_end(subscription: Mapping[str, Any]) -> datetime | None:
@@ -51,7 +62,7 @@ def period_end(subscription: Mapping[str, Any]) -> datetime | None:
 
 
 def is_cancelling(subscription: Mapping[str, Any]) -> bool:
-    """Cancel scheduled for later: ``cancel_at_period_end`` or (current API) a future ``cancel_at``."""
+    """Cancel scheduled: ``cancel_at_period_end``, or (current API) a ``cancel_at`` date."""
     if _get(subscription, "cancel_at_period_end"):
         return True
     cancel_at = _ts(_get(subscription, "cancel_at"))
@@ -106,9 +117,7 @@ def snapshot(subscription: Mapping[str, Any]) -> Snapshot:
     )
 
 
-def state_for(
-    stripe_status: str, *, cancel_at_period_end: bool, premium: bool
-) -> str:
+def state_for(stripe_status: str, *, cancel_at_period_end: bool, premium: bool) -> str:
     """The contract's ``state`` word for a stored subscription."""
     if not stripe_status:
         return "none"

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 class BillingError(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_detail = "The billing request could not be completed."
     default_code = "billing_error"
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 
 from . import entitlement, stripe_client
+from .entitlement import field
 from .djstripe_sync import djstripe_sync
 from .exceptions import (
     AlreadyPremium,
@@ -81,19 +82,19 @@ class Purchase:
 
 
 def _price_cache_key() -> str:
-    return f"billing:price:{settings.STRIPE_PRICE_ID or settings.STRIPE_PRICE_LOOKUP_KEY}"
+    # The API host is part of the key: a price of one Stripe (or stand-in) means nothing to another.
+    host = settings.STRIPE_API_HOST_OVERRIDE or "stripe"
+    return f"billing:price:{host}:{settings.STRIPE_PRICE_ID or settings.STRIPE_PRICE_LOOKUP_KEY}"
 
 
 def price_info_from(price: stripe.Price) -> PriceInfo:
-    product = price.get("product")
-    product_name = product.get("name", "") if isinstance(product, dict) else ""
-    recurring = price.get("recurring") or {}
+    product = field(price, "product")
     return PriceInfo(
         id=price["id"],
         unit_amount=int(price["unit_amount"]),
         currency=str(price["currency"]),
-        interval=str(recurring.get("interval", "")),
-        product_name=str(product_name),
+        interval=str(field(field(price, "recurring"), "interval", "")),
+        product_name=str(field(product, "name", "") if not isinstance(product, str) else ""),
     )
 
 
@@ -121,7 +122,7 @@ def price_cache(price: stripe.Price) -> PriceInfo:
 
 
 class PriceMissing(StripeFailed):
-    status_code = 503
+    status_code = 503  # type: ignore[assignment]
     default_detail = (
         "Premium is not set up yet: no Stripe price was found. "
         "Run `manage.py create_stripe_data` (make run does it for you)."
@@ -190,11 +191,11 @@ def _subscription_key(account: BillingAccount, user: User, fingerprint: str) -> 
 
 
 def _client_secret(subscription: Any) -> str | None:
-    invoice = subscription.get("latest_invoice")
-    if not isinstance(invoice, dict):
-        return None
-    secret = invoice.get("confirmation_secret") or {}
-    return secret.get("client_secret") if isinstance(secret, dict) else None
+    invoice = field(subscription, "latest_invoice")
+    if invoice is None or isinstance(invoice, str):
+        return None  # not expanded
+    secret = field(field(invoice, "confirmation_secret"), "client_secret")
+    return str(secret) if secret else None
 
 
 def _answer(account: BillingAccount, subscription: Any, *, created: bool) -> Purchase:
@@ -215,8 +216,8 @@ def _charge_failure(subscription: Any) -> str | None:
         return None
     intent = stripe_client.payment_intent_retrieve(secret.split("_secret_")[0])
     if intent["status"] == "requires_payment_method":
-        error = intent.get("last_payment_error") or {}
-        return str(error.get("message") or PaymentFailed.default_detail)
+        message = field(field(intent, "last_payment_error"), "message")
+        return str(message or PaymentFailed.default_detail)
     return None
 
 
@@ -313,7 +314,7 @@ def subscription_sync(*, user: User) -> dict[str, Any]:
         if account.stripe_customer_id:
             with stripe_errors():
                 subscriptions = stripe_client.subscription_list(account.stripe_customer_id)
-                chosen = entitlement.choose_subscription(subscriptions)
+                chosen = entitlement.choose_subscription(subscriptions)  # type: ignore[arg-type]
                 if chosen is not None:
                     account_apply_subscription(account, chosen)
         return entitlement.status_object(account)

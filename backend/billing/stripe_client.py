@@ -35,7 +35,11 @@ def client() -> stripe.StripeClient:
     )
     with _lock:
         if _client is None or _client_key != key:
-            base = {"api": settings.STRIPE_API_HOST_OVERRIDE} if settings.STRIPE_API_HOST_OVERRIDE else None
+            base = (
+                {"api": settings.STRIPE_API_HOST_OVERRIDE}
+                if settings.STRIPE_API_HOST_OVERRIDE
+                else None
+            )
             _client = stripe.StripeClient(
                 settings.STRIPE_SECRET_KEY,
                 base_addresses=base,  # type: ignore[arg-type]
@@ -75,7 +79,8 @@ def product_find(*, metadata_key: str, metadata_value: str) -> stripe.Product | 
     """An active product tagged with ``metadata[metadata_key] == metadata_value``."""
     _count("products.list")
     for product in client().v1.products.list(params={"active": True, "limit": 100}).data:
-        if (product.get("metadata") or {}).get(metadata_key) == metadata_value:
+        metadata = product["metadata"] if "metadata" in product else None
+        if metadata and metadata.to_dict().get(metadata_key) == metadata_value:
             return product
     return None
 

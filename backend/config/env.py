@@ -5,6 +5,7 @@ same name in the project's ``.env`` file, which wins over the defaults written i
 the settings modules.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -13,8 +14,13 @@ BACKEND_DIR = Path(__file__).resolve().parent.parent
 ROOT_DIR = BACKEND_DIR.parent
 
 env = environ.Env()
+_from_environment = set(os.environ)
 # overwrite=False: the real environment keeps precedence over .env.
 environ.Env.read_env(str(ROOT_DIR / ".env"), overwrite=False)
+# `KEY=` lines of .env (the template's blanks) mean "use the default", not "empty".
+for _key in set(os.environ) - _from_environment:
+    if os.environ[_key] == "":
+        del os.environ[_key]
 
 
 def require(name: str) -> str:

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.exceptions import json_404, json_500
@@ -21,6 +21,17 @@ if settings.DEVTOOLS_ALLOWED:
     # Local stand-ins (the dev LinkedIn provider). Never mounted in production:
     # billing/checks.py refuses the stand-ins when DEVTOOLS_ALLOWED is off.
     urlpatterns.append(path("_dev/", include("devtools.urls")))
+
+# Any other /api/ path: a JSON 404, also with DEBUG on (never Django's debug page).
+urlpatterns.append(re_path(r"^api/", json_404))
+
+if settings.SERVE_SPA:
+    from config.spa import spa
+
+    # Last: every path the backend does not own belongs to the web app's router.
+    urlpatterns.append(
+        re_path(r"^(?!api/|auth/|admin/|static/|_dev/|v1/|js\.stripe\.com/)(?P<path>.*)$", spa)
+    )
 
 handler404 = json_404
 handler500 = json_500

@@ -62,8 +62,21 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="opensec-redis-")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--loglevel", "warning"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -105,8 +118,17 @@ def postgres_server() -> Iterator[str]:
     if as_root:
         os.chown(workdir / "postgres.log", pw.pw_uid, pw.pw_gid)
     subprocess.run(
-        [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-         "-E", "UTF8", "--no-instructions"],
+        [
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ],
         check=True,
         stdout=log,
         stderr=log,
@@ -114,8 +136,22 @@ def postgres_server() -> Iterator[str]:
     )
     port = free_port()
     proc = subprocess.Popen(
-        [_pg_bin("postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-         "-k", str(sockets), "-F", "-c", "max_connections=100", "-c", "log_min_messages=warning"],
+        [
+            _pg_bin("postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(sockets),
+            "-F",
+            "-c",
+            "max_connections=100",
+            "-c",
+            "log_min_messages=warning",
+        ],
         stdout=log,
         stderr=log,
         **run_as,
@@ -124,8 +160,16 @@ def postgres_server() -> Iterator[str]:
         wait_for_port(port, proc=proc)
         time.sleep(0.2)
         subprocess.run(
-            [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-             "opensecdata"],
+            [
+                _pg_bin("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "opensecdata",
+            ],
             check=True,
         )
         yield f"postgres://postgres@127.0.0.1:{port}/opensecdata"
@@ -139,7 +183,9 @@ def postgres_server() -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis", action="store_true", help="start redis-server, set REDIS_URL")
-    parser.add_argument("--postgres", action="store_true", help="start PostgreSQL, set DATABASE_URL")
+    parser.add_argument(
+        "--postgres", action="store_true", help="start PostgreSQL, set DATABASE_URL"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command

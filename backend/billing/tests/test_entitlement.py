@@ -66,7 +66,9 @@ def test_every_status_follows_the_rule(shape, status, period_end, premium):
 def test_cancel_at_period_end_stays_premium_until_that_end(shape):
     sub = shape("active", period_end=FUTURE, cancel_at_period_end=True)
     assert entitlement.is_premium_subscription(sub, now=NOW, grace=GRACE)
-    assert not entitlement.is_premium_subscription(sub, now=FUTURE + timedelta(seconds=1), grace=GRACE)
+    assert not entitlement.is_premium_subscription(
+        sub, now=FUTURE + timedelta(seconds=1), grace=GRACE
+    )
     assert entitlement.is_cancelling(sub)
 
 

@@ -51,5 +51,6 @@ class Command(BaseCommand):
         except BillingError as exc:
             raise CommandError(str(exc.detail)) from exc
         services.price_cache(price)
-        # The last line is the price id alone, for scripts: PRICE=$(manage.py create_stripe_data | tail -1)
+        # The last line is the price id alone, for scripts:
+        #   PRICE=$(manage.py create_stripe_data | tail -1)
         self.stdout.write(price["id"])
