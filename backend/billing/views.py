@@ -86,7 +86,10 @@ class CreateSubscriptionView(APIView):
 class SubscriptionView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(summary="The caller's subscription status", responses={200: StatusSerializer, 401: ERRORS[401]})
+    @extend_schema(
+        summary="The caller's subscription status",
+        responses={200: StatusSerializer, 401: ERRORS[401]},
+    )
     def get(self, request: Request) -> Response:
         return Response(selectors.subscription_status(request.user))  # type: ignore[arg-type]
 

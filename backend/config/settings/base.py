@@ -122,6 +122,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The built web app (frontend/dist/spa). Django serves it only where SERVE_SPA is on
+# (make run); in production NGINX serves it.
+SPA_BUILD_DIR = Path(env.str("SPA_BUILD_DIR", default=str(ROOT_DIR / "frontend" / "dist" / "spa")))
+SERVE_SPA = False
 STATIC_ROOT = VAR_DIR / "static"
 
 # --- Sessions and CSRF (the browser app) -------------------------------------------
@@ -184,7 +188,9 @@ AUTHENTICATION_BACKENDS = [
     "social_core.backends.linkedin.LinkedinOpenIdConnect",
     "django.contrib.auth.backends.ModelBackend",
 ]
-SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY = env.str("SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY", default="")
+SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY = env.str(
+    "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY", default=""
+)
 SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET = env.str(
     "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET", default=""
 )
@@ -253,10 +259,16 @@ API_QUOTA_FREE = env.int("API_QUOTA_FREE", default=200)
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Celery ------------------------------------------------------------------------
+from celery.schedules import crontab  # noqa: E402  (kept with the section that uses it)
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
-    # The embedded broker: a folder shared by Django and the worker, no server.
+    # The embedded broker: a folder shared by Django and the worker, no server. kombu
+    # does not create it, and a publish into a missing folder fails: make it here, where
+    # every process (runserver, worker, beat, manage.py) configures the Celery app.
     _queue = VAR_DIR / "celery-broker"
+    for _folder in (_queue / "out", _queue / "processed"):
+        _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "out"),
         "data_folder_out": str(_queue / "out"),
@@ -264,8 +276,20 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    # A task not acknowledged within this time is redelivered (worker killed mid-task).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task not acknowledged within this time is redelivered (worker killed mid-task).
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+        # How often a worker looks for such tasks (interval x throttle seconds).
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=6),
+        # A publish must not hang the webhook receiver when Redis is gone.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 10,
+    }
+# Publishing fails fast instead of retrying: the receiver has stored the event already and
+# the sweep re-enqueues it, so Stripe gets its 200 without waiting for the broker.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -274,6 +298,28 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+
+# Stripe webhook inbox (billing.webhooks / billing.tasks).
+# A `received` event older than this has lost its task (broker down, worker lost): re-enqueue.
+BILLING_WEBHOOK_SWEEP_AFTER = timedelta(seconds=env.int("BILLING_WEBHOOK_SWEEP_AFTER", default=300))
+# A `processing` claim older than this belongs to a worker that died: it may be taken over.
+BILLING_WEBHOOK_STALE_AFTER = timedelta(seconds=env.int("BILLING_WEBHOOK_STALE_AFTER", default=900))
+# After this many processing attempts an event is `failed` (the task's own retries included).
+BILLING_WEBHOOK_MAX_ATTEMPTS = env.int("BILLING_WEBHOOK_MAX_ATTEMPTS", default=10)
+
+CELERY_BEAT_SCHEDULE = {
+    "billing-sweep-webhook-events": {
+        "task": "billing.sweep_webhook_events",
+        "schedule": timedelta(minutes=env.int("BILLING_WEBHOOK_SWEEP_MINUTES", default=3)),
+        "options": {"expires": 120},
+    },
+    "billing-reconcile-subscriptions": {
+        "task": "billing.reconcile_subscriptions",
+        # Nightly, at a quiet hour (UTC).
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
+}
 
 LOGGING = {
     "version": 1,

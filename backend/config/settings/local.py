@@ -11,6 +11,7 @@ from .base import SIMPLE_JWT, SITE_URL, SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY, 
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 DEVTOOLS_ALLOWED = True
+SERVE_SPA = env.bool("SERVE_SPA", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-do-not-deploy")
 
 # Obvious dummies for the offline stand-in: they can never be mistaken for real keys.
@@ -20,7 +21,9 @@ OFFLINE_STRIPE_WEBHOOK_SECRET = "whsec_offline0000000000000000000000000"
 
 if not STRIPE_SECRET_KEY:
     STRIPE_SECRET_KEY = OFFLINE_STRIPE_SECRET_KEY
-    STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default=OFFLINE_STRIPE_PUBLISHABLE_KEY)
+    STRIPE_PUBLISHABLE_KEY = env.str(
+        "STRIPE_PUBLISHABLE_KEY", default=OFFLINE_STRIPE_PUBLISHABLE_KEY
+    )
     STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default=OFFLINE_STRIPE_WEBHOOK_SECRET)
     # The stand-in's address is chosen at run time by scripts/run (a free port).
     STRIPE_API_HOST = env.str("STRIPE_API_HOST", default="http://127.0.0.1:8420")

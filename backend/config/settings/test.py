@@ -8,5 +8,5 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 # A file, not SQLite's in-memory database: threads and processes of a test then use
 # separate connections, so locking is exercised as in production.
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
