@@ -1,0 +1,80 @@
+// Who is signed in and at which tier, as GET /api/account/ says (401 = guest).
+import { acceptHMRUpdate, defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import { fetchAccount } from '@/api/account'
+import { logout as apiLogout } from '@/api/auth'
+import { apiError } from '@/api/errors'
+
+export const useAccountStore = defineStore('account', () => {
+  const user = ref(null)
+  const loaded = ref(false)
+  const error = ref(null)
+  let inflight = null
+
+  const tier = computed(() => {
+    if (!user.value) return 'guest'
+    return user.value.tier === 'premium' ? 'premium' : 'free'
+  })
+  const isSignedIn = computed(() => user.value !== null)
+  const isPremium = computed(() => tier.value === 'premium')
+  const subscription = computed(() => user.value?.subscription ?? null)
+  const usage = computed(() => user.value?.usage ?? null)
+
+  /** Reads the account from the server; concurrent callers share one request. */
+  function refresh() {
+    inflight ??= (async () => {
+      try {
+        user.value = await fetchAccount()
+        error.value = null
+      } catch (err) {
+        const { status, detail } = apiError(err)
+        // 401/403: nobody signed in. Anything else: keep what we had and say why.
+        if (status === 401 || status === 403) user.value = null
+        else error.value = detail
+      } finally {
+        loaded.value = true
+        inflight = null
+      }
+      return user.value
+    })()
+    return inflight
+  }
+
+  /** Loads once; later calls reuse the answer (the guard calls this on every navigation). */
+  async function ensureLoaded() {
+    if (!loaded.value) await refresh()
+    return user.value
+  }
+
+  function setSubscription(status) {
+    if (!user.value || !status) return
+    user.value = {
+      ...user.value,
+      subscription: status,
+      tier: status.premium ? 'premium' : 'free',
+    }
+  }
+
+  async function logout() {
+    await apiLogout()
+    user.value = null
+    loaded.value = true
+  }
+
+  return {
+    user,
+    loaded,
+    error,
+    tier,
+    isSignedIn,
+    isPremium,
+    subscription,
+    usage,
+    refresh,
+    ensureLoaded,
+    setSubscription,
+    logout,
+  }
+})
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useAccountStore, import.meta.hot))

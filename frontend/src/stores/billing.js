@@ -1,0 +1,64 @@
+// Stripe config (price, publishable key, Stripe.js URL) and the subscription status object.
+import { acceptHMRUpdate, defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import * as billing from '@/api/billing'
+import { formatPrice } from '@/utils/format'
+import { useAccountStore } from './account'
+
+export const useBillingStore = defineStore('billing', () => {
+  const config = ref(null)
+  const status = ref(null)
+  let configPromise = null
+
+  const priceLabel = computed(() => formatPrice(config.value?.price))
+
+  /** GET /api/stripe/config/ once per page load. */
+  function loadConfig() {
+    if (config.value) return Promise.resolve(config.value)
+    configPromise ??= billing
+      .fetchStripeConfig()
+      .then((data) => {
+        config.value = data
+        return data
+      })
+      .finally(() => {
+        configPromise = null
+      })
+    return configPromise
+  }
+
+  /** Every status object the server sends also updates the account's tier. */
+  function applyStatus(next) {
+    status.value = next
+    useAccountStore().setSubscription(next)
+    return next
+  }
+
+  async function fetchStatus() {
+    return applyStatus(await billing.fetchSubscription())
+  }
+
+  /** {subscription_id, status, client_secret, premium} */
+  function createSubscription() {
+    return billing.createSubscription()
+  }
+
+  async function sync() {
+    const next = applyStatus(await billing.syncSubscription())
+    // Usage limits and tier come with the account: read it again.
+    await useAccountStore().refresh()
+    return next
+  }
+
+  async function cancel({ atPeriodEnd = true } = {}) {
+    return applyStatus(await billing.cancelSubscription({ atPeriodEnd }))
+  }
+
+  async function resume() {
+    return applyStatus(await billing.resumeSubscription())
+  }
+
+  return { config, status, priceLabel, loadConfig, fetchStatus, createSubscription, sync, cancel, resume }
+})
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useBillingStore, import.meta.hot))

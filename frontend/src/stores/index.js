@@ -1,0 +1,4 @@
+import { defineStore } from '#q-app'
+import { createPinia } from 'pinia'
+
+export default defineStore(() => createPinia())

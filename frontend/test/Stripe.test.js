@@ -1,0 +1,208 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { createMemoryHistory, createRouter } from 'vue-router'
+import { accountPayload, CONFIG, flush, httpError, statusObject } from './helpers'
+
+vi.mock('@/api/account', () => ({ fetchAccount: vi.fn() }))
+vi.mock('@/api/billing', () => ({
+  fetchStripeConfig: vi.fn(),
+  createSubscription: vi.fn(),
+  syncSubscription: vi.fn(),
+  fetchSubscription: vi.fn(),
+  cancelSubscription: vi.fn(),
+  resumeSubscription: vi.fn(),
+}))
+
+const { fetchAccount } = await import('@/api/account')
+const billingApi = await import('@/api/billing')
+const { useAccountStore } = await import('@/stores/account')
+const { default: Stripe } = await import('@/components/Stripe.vue')
+
+/** A stand-in for the Stripe object: one card element, scripted confirmCardPayment. */
+function fakeStripe(confirmResult = { paymentIntent: { id: 'pi_1', status: 'succeeded' } }) {
+  const card = {
+    mount: vi.fn((el) => {
+      el.innerHTML = '<input placeholder="number" /><input placeholder="cvc" />'
+    }),
+    on: vi.fn(),
+    destroy: vi.fn(),
+  }
+  const elements = { create: vi.fn(() => card) }
+  const stripe = {
+    elements: vi.fn(() => elements),
+    confirmCardPayment: vi.fn(async () => confirmResult),
+  }
+  return { stripe, elements, card, load: vi.fn(async () => stripe) }
+}
+
+let router
+let pinia
+
+async function mountStripe(fake) {
+  const page = { render: () => null }
+  router = createRouter({
+    history: createMemoryHistory(),
+    routes: [
+      { path: '/', component: page },
+      { path: '/premium', component: page },
+      { path: '/account', name: 'account', component: page },
+      { path: '/login', name: 'login', component: page },
+    ],
+  })
+  await router.push('/premium')
+  const wrapper = mount(Stripe, {
+    props: { loadStripe: fake.load },
+    global: { plugins: [pinia, router] },
+    attachTo: document.body,
+  })
+  await flush()
+  await flush()
+  return wrapper
+}
+
+const button = (wrapper) => wrapper.find('[data-test="purchase-button"]')
+const click = async (wrapper) => {
+  await button(wrapper).trigger('click')
+  await flush()
+  await flush()
+}
+
+beforeEach(async () => {
+  vi.clearAllMocks()
+  pinia = createPinia()
+  setActivePinia(pinia)
+  billingApi.fetchStripeConfig.mockResolvedValue(CONFIG)
+  fetchAccount.mockResolvedValue(accountPayload('free'))
+  await useAccountStore().refresh()
+})
+
+afterEach(() => {
+  document.body.innerHTML = ''
+})
+
+describe('Stripe.vue', () => {
+  it('mounts a labelled card element and spells out the price from the config', async () => {
+    const fake = fakeStripe()
+    const wrapper = await mountStripe(fake)
+    expect(fake.load).toHaveBeenCalledWith(CONFIG)
+    expect(fake.elements.create).toHaveBeenCalledWith('card', expect.any(Object))
+    expect(fake.card.mount).toHaveBeenCalledOnce()
+    expect(wrapper.get('[data-test="price-terms"]').text()).toBe('USD 20.00 per month, cancel any time.')
+    const host = wrapper.get('[data-test="card-element"]')
+    const label = wrapper.get(`#${host.attributes('aria-labelledby')}`)
+    expect(label.text()).toBe('Card details')
+    expect(host.find('input[placeholder="number"]').attributes('aria-label')).toBe('Card number')
+    expect(button(wrapper).attributes('disabled')).toBeUndefined()
+  })
+
+  it('becomes premium when no confirmation is needed', async () => {
+    const fake = fakeStripe()
+    billingApi.createSubscription.mockResolvedValue({
+      subscription_id: 'sub_1',
+      status: 'active',
+      client_secret: null,
+      premium: true,
+    })
+    billingApi.syncSubscription.mockResolvedValue(statusObject('active'))
+    fetchAccount.mockResolvedValue(accountPayload('premium'))
+    const wrapper = await mountStripe(fake)
+    await click(wrapper)
+    expect(fake.stripe.confirmCardPayment).not.toHaveBeenCalled()
+    expect(billingApi.syncSubscription).toHaveBeenCalledOnce()
+    expect(wrapper.emitted('purchased')).toHaveLength(1)
+    expect(wrapper.find('[data-test="purchase-success"]').text()).toContain('You are Premium now')
+    expect(useAccountStore().isPremium).toBe(true)
+  })
+
+  it('confirms the payment in the browser when the server returns a client secret (3-D Secure)', async () => {
+    const fake = fakeStripe()
+    billingApi.createSubscription.mockResolvedValue({
+      subscription_id: 'sub_1',
+      status: 'incomplete',
+      client_secret: 'pi_1_secret_abc',
+      premium: false,
+    })
+    billingApi.syncSubscription.mockResolvedValue(statusObject('active'))
+    fetchAccount.mockResolvedValue(accountPayload('premium'))
+    const wrapper = await mountStripe(fake)
+    await click(wrapper)
+    expect(billingApi.createSubscription).toHaveBeenCalledOnce()
+    expect(fake.stripe.confirmCardPayment).toHaveBeenCalledWith('pi_1_secret_abc', {
+      payment_method: { card: fake.card },
+    })
+    expect(billingApi.syncSubscription).toHaveBeenCalledOnce()
+    expect(wrapper.emitted('purchased')).toHaveLength(1)
+    expect(useAccountStore().isPremium).toBe(true)
+  })
+
+  it("shows Stripe's message on a declined card, stays free, and lets the user try again", async () => {
+    const fake = fakeStripe({ error: { type: 'card_error', message: 'Your card was declined.' } })
+    billingApi.createSubscription.mockResolvedValue({
+      subscription_id: 'sub_1',
+      status: 'incomplete',
+      client_secret: 'pi_1_secret_abc',
+      premium: false,
+    })
+    const wrapper = await mountStripe(fake)
+    await click(wrapper)
+    expect(wrapper.get('[data-test="purchase-error"]').text()).toBe('Your card was declined.')
+    expect(billingApi.syncSubscription).not.toHaveBeenCalled()
+    expect(useAccountStore().tier).toBe('free')
+    expect(wrapper.emitted('purchased')).toBeUndefined()
+    expect(button(wrapper).attributes('disabled')).toBeUndefined()
+
+    // Another card: the backend answers with the same open subscription.
+    fake.stripe.confirmCardPayment.mockResolvedValueOnce({ paymentIntent: { status: 'succeeded' } })
+    billingApi.syncSubscription.mockResolvedValue(statusObject('active'))
+    fetchAccount.mockResolvedValue(accountPayload('premium'))
+    await click(wrapper)
+    expect(billingApi.createSubscription).toHaveBeenCalledTimes(2)
+    expect(wrapper.emitted('purchased')).toHaveLength(1)
+  })
+
+  it('makes one API call however often Purchase is clicked', async () => {
+    const fake = fakeStripe()
+    let answer
+    billingApi.createSubscription.mockImplementation(() => new Promise((resolve) => (answer = resolve)))
+    billingApi.syncSubscription.mockResolvedValue(statusObject('active'))
+    const wrapper = await mountStripe(fake)
+    const b = button(wrapper)
+    await Promise.all([b.trigger('click'), b.trigger('click'), b.trigger('click')])
+    await flush()
+    expect(billingApi.createSubscription).toHaveBeenCalledTimes(1)
+    expect(b.attributes('disabled')).toBeDefined()
+    answer({ subscription_id: 'sub_1', status: 'active', client_secret: null, premium: true })
+    await flush()
+    await flush()
+    expect(billingApi.syncSubscription).toHaveBeenCalledOnce()
+  })
+
+  it('goes to the account page when the server says already premium (409)', async () => {
+    const fake = fakeStripe()
+    billingApi.createSubscription.mockRejectedValue(httpError(409, { detail: 'You are already Premium.' }))
+    const wrapper = await mountStripe(fake)
+    await click(wrapper)
+    await flush()
+    expect(router.currentRoute.value.name).toBe('account')
+  })
+
+  it.each([
+    [402, 'Your card has insufficient funds.'],
+    [502, 'Payments are unavailable right now. Nothing was charged; please try again.'],
+  ])('shows the detail sentence of a %s', async (status, detail) => {
+    const fake = fakeStripe()
+    billingApi.createSubscription.mockRejectedValue(httpError(status, { detail, code: 'x' }))
+    const wrapper = await mountStripe(fake)
+    await click(wrapper)
+    expect(wrapper.get('[data-test="purchase-error"]').text()).toBe(detail)
+    expect(useAccountStore().tier).toBe('free')
+  })
+
+  it('destroys the card element when the page closes', async () => {
+    const fake = fakeStripe()
+    const wrapper = await mountStripe(fake)
+    wrapper.unmount()
+    expect(fake.card.destroy).toHaveBeenCalledOnce()
+  })
+})
