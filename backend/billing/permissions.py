@@ -15,9 +15,7 @@ class IsPremium(BasePermission):
     a signed-in free user gets 403 with ``message``.
     """
 
-    message = (
-        "This data is part of Premium. Subscribe at /premium to unlock holdings and holders."
-    )
+    message = "This data is part of Premium. Subscribe at /premium to unlock holdings and holders."
     code = "premium_required"
 
     def has_permission(self, request: Request, view: Any) -> bool:

@@ -1,0 +1,101 @@
+"""SEC Form 13F data: who filed (Filer), which report (Filing), what (Security), how much
+(Holding)."""
+
+from django.db import models
+
+
+class Filer(models.Model):
+    """An institutional investment manager, identified by its SEC Central Index Key."""
+
+    cik = models.PositiveBigIntegerField(unique=True)
+    # Indexed for the name-ordered list; `?q=` is a substring match.
+    name = models.CharField(max_length=255, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cik})"
+
+
+class Filing(models.Model):
+    """One 13F report of a filer for one calendar quarter."""
+
+    accession_number = models.CharField(max_length=20, unique=True)
+    filer = models.ForeignKey(Filer, on_delete=models.CASCADE, related_name="filings")
+    form_type = models.CharField(max_length=16)
+    period_of_report = models.DateField()
+    filed_on = models.DateField(null=True, blank=True)
+    # Sum of the positions in dollars (whatever unit the filing used).
+    total_value = models.BigIntegerField()
+    # Positions after aggregation, and the information-table rows they came from.
+    holdings_count = models.PositiveIntegerField()
+    row_count = models.PositiveIntegerField()
+    # The cover page's own totals, as filed (value in dollars), for cross-checks.
+    reported_entry_total = models.PositiveIntegerField(null=True, blank=True)
+    reported_value_total = models.BigIntegerField(null=True, blank=True)
+    values_in_thousands = models.BooleanField(default=False)
+    source_name = models.CharField(max_length=255, blank=True, default="")
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_of_report", "-filed_on", "-id"]
+        indexes = [
+            # The latest filing of a filer, and a filer's filing for a given period.
+            models.Index(
+                fields=["filer", "-period_of_report", "-filed_on"], name="filing_filer_period_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.accession_number} {self.form_type} {self.period_of_report}"
+
+
+class Security(models.Model):
+    cusip = models.CharField(max_length=9, unique=True)
+    issuer_name = models.CharField(max_length=255)
+    title_of_class = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "securities"
+
+    def __str__(self) -> str:
+        return f"{self.issuer_name} {self.title_of_class} ({self.cusip})"
+
+
+class Holding(models.Model):
+    """One position of a filing: the rows of one CUSIP, put/call and SH/PRN type summed."""
+
+    class AmountType(models.TextChoices):
+        SHARES = "SH", "shares"
+        PRINCIPAL = "PRN", "principal amount"
+
+    class PutCall(models.TextChoices):
+        NONE = "", "none"
+        PUT = "Put", "put"
+        CALL = "Call", "call"
+
+    filing = models.ForeignKey(Filing, on_delete=models.CASCADE, related_name="holdings")
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="holdings")
+    value = models.BigIntegerField(help_text="US dollars")
+    shares = models.BigIntegerField(help_text="shares or principal amount (see sh_prn_type)")
+    sh_prn_type = models.CharField(max_length=3, choices=AmountType.choices, default="SH")
+    put_call = models.CharField(max_length=4, choices=PutCall.choices, blank=True, default="")
+    row_count = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["filing", "security", "put_call", "sh_prn_type"],
+                name="holding_one_position_per_filing",
+            )
+        ]
+        indexes = [
+            # A filing's holdings by value, largest first.
+            models.Index(fields=["filing", "-value"], name="holding_filing_value_idx"),
+            # The holders of a security.
+            models.Index(fields=["security", "filing"], name="holding_security_filing_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.security_id} in {self.filing_id}: ${self.value}"
