@@ -42,3 +42,44 @@ class BillingAccount(models.Model):
     @property
     def is_premium(self) -> bool:
         return self.premium_until is not None and timezone.now() < self.premium_until
+
+
+class WebhookEvent(models.Model):
+    """The inbox of Stripe events: stored by the receiver, processed by a Celery worker.
+
+    The Stripe event id is the primary key, so a redelivered event is recognised by the
+    database itself. ``status_changed_at`` tells the sweep how long an event has waited.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "received"
+        PROCESSING = "processing", "processing"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+        IGNORED = "ignored", "ignored"
+
+    id = models.CharField("Stripe event id", max_length=255, primary_key=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    livemode = models.BooleanField(default=False)
+    api_version = models.CharField(max_length=64, blank=True, default="")
+    # When Stripe created the event (not when it reached us).
+    created = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Stripe webhook event"
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["status", "status_changed_at"], name="billing_wh_sweep_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type} ({self.status})"

@@ -309,14 +309,13 @@ def _purchase(
 
 def subscription_sync(*, user: User) -> dict[str, Any]:
     """Re-read the user's subscriptions from Stripe now and store the entitlement."""
+    from .sync import account_sync  # the customer-level sync the webhook worker uses too
+
     with transaction.atomic():
         account = _locked_account(user)
         if account.stripe_customer_id:
             with stripe_errors():
-                subscriptions = stripe_client.subscription_list(account.stripe_customer_id)
-                chosen = entitlement.choose_subscription(subscriptions)  # type: ignore[arg-type]
-                if chosen is not None:
-                    account_apply_subscription(account, chosen)
+                account_sync(account)
         return entitlement.status_object(account)
 
 

@@ -203,6 +203,16 @@ def subscription_set_cancel_at_period_end(
     )
 
 
+def invoice_retrieve(invoice_id: str) -> stripe.Invoice:
+    _count("invoices.retrieve")
+    return client().v1.invoices.retrieve(invoice_id)
+
+
+def event_retrieve(event_id: str) -> stripe.Event:
+    _count("events.retrieve")
+    return client().v1.events.retrieve(event_id)
+
+
 def payment_intent_retrieve(payment_intent_id: str) -> stripe.PaymentIntent:
     _count("payment_intents.retrieve")
     return client().v1.payment_intents.retrieve(payment_intent_id)

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 urlpatterns = [
+    path("stripe-webhooks/", webhooks.stripe_webhook, name="stripe-webhooks"),
     path("stripe/config/", views.ConfigView.as_view(), name="stripe-config"),
     path(
         "stripe/create-subscription/",
