@@ -15,7 +15,14 @@ mkdirSync(dirname(report), { recursive: true })
 const vitest = binPath('vitest')
 const run = spawnSync(
   process.execPath,
-  [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [
+    vitest,
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...process.argv.slice(2),
+  ],
   { cwd: root, stdio: 'inherit' },
 )
 
@@ -24,10 +31,17 @@ if (!existsSync(report)) {
   console.error('vitest wrote no report (it crashed before running the tests)')
   process.exit(run.status || 1)
 }
-const { numPassedTests = 0, numFailedTests = 0, numPendingTests = 0, numTodoTests = 0, testResults = [] } =
-  JSON.parse(readFileSync(report, 'utf8'))
+const {
+  numPassedTests = 0,
+  numFailedTests = 0,
+  numPendingTests = 0,
+  numTodoTests = 0,
+  testResults = [],
+} = JSON.parse(readFileSync(report, 'utf8'))
 // A file that fails to load has no test results but a failed status: count it as a failure.
-const brokenFiles = testResults.filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).length).length
+const brokenFiles = testResults.filter(
+  (f) => f.status === 'failed' && !(f.assertionResults ?? []).length,
+).length
 const failed = numFailedTests + brokenFiles
 const skipped = numPendingTests + numTodoTests
 console.log(`vitest: ${numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)

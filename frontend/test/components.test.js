@@ -38,7 +38,11 @@ describe('TierBadge', () => {
 
 describe('HoldingsChart', () => {
   it('draws the ten largest positions, largest first', () => {
-    const rows = Array.from({ length: 12 }, (_, i) => ({ issuer: `Co ${i}`, cusip: `C${i}`, value: (i + 1) * 100 }))
+    const rows = Array.from({ length: 12 }, (_, i) => ({
+      issuer: `Co ${i}`,
+      cusip: `C${i}`,
+      value: (i + 1) * 100,
+    }))
     const wrapper = mount(HoldingsChart, { props: { rows } })
     const labels = wrapper.findAll('.bar-label').map((l) => l.text())
     expect(labels).toHaveLength(10)

@@ -11,8 +11,18 @@ const routes = [
         component: () => import('@/pages/LoginPage.vue'),
         meta: { guestOnly: true, title: 'Sign in' },
       },
-      { path: 'filers', name: 'filers', component: () => import('@/pages/FilersPage.vue'), meta: { title: 'Filers' } },
-      { path: 'filers/:cik', name: 'filer', component: () => import('@/pages/FilerPage.vue'), meta: { title: 'Filer' } },
+      {
+        path: 'filers',
+        name: 'filers',
+        component: () => import('@/pages/FilersPage.vue'),
+        meta: { title: 'Filers' },
+      },
+      {
+        path: 'filers/:cik',
+        name: 'filer',
+        component: () => import('@/pages/FilerPage.vue'),
+        meta: { title: 'Filer' },
+      },
       {
         path: 'filers/:cik/holdings',
         name: 'holdings',

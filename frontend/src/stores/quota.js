@@ -68,7 +68,19 @@ export const useQuotaStore = defineStore('quota', () => {
     }
   }
 
-  return { known, unlimited, limit, remaining, used, exceeded, message, ratioUsed, label, fromHeaders, fromResponse }
+  return {
+    known,
+    unlimited,
+    limit,
+    remaining,
+    used,
+    exceeded,
+    message,
+    ratioUsed,
+    label,
+    fromHeaders,
+    fromResponse,
+  }
 })
 
 if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useQuotaStore, import.meta.hot))

@@ -2,15 +2,30 @@
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 // Stripe amounts are in the smallest unit; these currencies have none below the unit.
-const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf'])
+const ZERO_DECIMAL = new Set([
+  'bif',
+  'clp',
+  'djf',
+  'gnf',
+  'jpy',
+  'kmf',
+  'krw',
+  'mga',
+  'pyg',
+  'rwf',
+  'ugx',
+  'vnd',
+  'vuv',
+  'xaf',
+  'xof',
+  'xpf',
+])
 
 /** {unit_amount: 2000, currency: 'usd', interval: 'month'} → "USD 20.00 per month" */
 export function formatPrice(price) {
   if (!price || price.unit_amount == null || !price.currency) return ''
   const currency = String(price.currency).toLowerCase()
-  const amount = ZERO_DECIMAL.has(currency)
-    ? String(price.unit_amount)
-    : (price.unit_amount / 100).toFixed(2)
+  const amount = ZERO_DECIMAL.has(currency) ? String(price.unit_amount) : (price.unit_amount / 100).toFixed(2)
   const per = price.interval ? ` per ${price.interval}` : ''
   return `${currency.toUpperCase()} ${amount}${per}`
 }
@@ -93,7 +108,10 @@ export function describeSubscription(status) {
         detail: 'The first payment was not confirmed. Purchase again to finish it.',
       }
     case 'cancelled':
-      return { headline: 'Cancelled', detail: 'You are on the free tier. You can buy Premium again any time.' }
+      return {
+        headline: 'Cancelled',
+        detail: 'You are on the free tier. You can buy Premium again any time.',
+      }
     default:
       return { headline: 'No subscription', detail: 'You are on the free tier.' }
   }
