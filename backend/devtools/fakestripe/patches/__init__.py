@@ -1,0 +1,40 @@
+"""In-memory patches that make PyPI's localstripe answer like the current Stripe API.
+
+Every module patches one family of resources and documents which Stripe behaviour it
+reproduces. Nothing in site-packages is edited: ``apply_all()`` replaces methods/properties on
+localstripe's classes at run time (once per process).
+"""
+
+from __future__ import annotations
+
+from .. import state
+from . import (
+    cards,
+    customers,
+    events,
+    export,
+    invoices,
+    payment_intents,
+    prices,
+    subscriptions,
+)
+
+_applied = {"done": False}
+
+
+def apply_all() -> None:
+    if _applied["done"]:
+        return
+    for module in (
+        state,
+        export,
+        events,
+        cards,
+        payment_intents,
+        invoices,
+        prices,
+        subscriptions,
+        customers,
+    ):
+        module.apply()
+    _applied["done"] = True
