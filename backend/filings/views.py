@@ -11,8 +11,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from accounts.authentication import APIJWTAuthentication
 from billing.permissions import IsPremium
 from quotas.throttling import TierQuotaMixin
 
@@ -31,7 +31,7 @@ from .serializers import (
 )
 
 # JWT first: its WWW-Authenticate header makes DRF answer 401, not 403, to a guest.
-AUTHENTICATION = [JWTAuthentication, SessionAuthentication]
+AUTHENTICATION = [APIJWTAuthentication, SessionAuthentication]
 
 RATE_LIMIT_HEADERS = [
     OpenApiParameter(
