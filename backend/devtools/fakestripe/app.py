@@ -141,13 +141,11 @@ async def idempotency_mw(request, handler):
     try:
         response = await handler(request)
     finally:
-        saved = (
-            response is not None
-            and isinstance(response, web.Response)
+        if (
+            isinstance(response, web.Response)
             and response.status not in (400, 401, 409, 429)
             and response.status < 500
-        )
-        if saved:
+        ):
             cache[key] = {
                 "digest": digest,
                 "created": time.time(),

@@ -205,7 +205,7 @@ class FakeStripe:
         self, url: str, secret: str, events: list[str] | None = None, name: str = "app"
     ) -> None:
         """Deliver events (all, or only ``events``) to ``url``, signed with ``secret``."""
-        data = {"url": url, "secret": secret}
+        data: dict[str, object] = {"url": url, "secret": secret}
         if events is not None:
             data["events"] = list(events)
         self._call("POST", "/_config/webhooks/" + urllib.parse.quote(name, safe=""), data)
@@ -244,6 +244,8 @@ class FakeStripe:
             "true" if success else "false"
         )
         data = {"key": self.publishable_key, "client_secret": client_secret}
+        if self.url is None:
+            raise FakeStripeError("fakestripe is not running")
         request = urllib.request.Request(
             self.url + path, data=json.dumps(data).encode(), method="POST"
         )

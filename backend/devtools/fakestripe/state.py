@@ -15,12 +15,13 @@ import contextlib
 import os
 import pickle
 import tempfile
+from typing import Any
 
 from localstripe import resources
 
 PICKLE_NAME = "localstripe.pickle"
 
-_state = {"dir": None, "dirty": False, "scheduled": False}
+_state: dict[str, Any] = {"dir": None, "dirty": False, "scheduled": False}
 
 
 def configure(state_dir: str) -> None:

@@ -296,7 +296,6 @@ def pm_init(
     self.allow_redisplay = allow_redisplay or "unspecified"
 
 
-@classmethod
 def try_get_canonical_test_article(cls, id):
     number = TEST_PAYMENT_METHODS.get(id)
     if number is None:
@@ -330,7 +329,6 @@ def attach_to_customer(pm, customer_id: str, emit_event: bool = True):
     return pm
 
 
-@classmethod
 def api_attach(cls, id, customer=None, expand=None, **kwargs):
     if kwargs:
         raise invalid_request(f"Received unknown parameter: {next(iter(kwargs))}")
@@ -340,7 +338,6 @@ def api_attach(cls, id, customer=None, expand=None, **kwargs):
     return attach_to_customer(pm, customer)
 
 
-@classmethod
 def api_detach(cls, id, **kwargs):
     pm = cls._api_retrieve(id)
     if pm.customer is None:
@@ -376,7 +373,6 @@ def _pm_shape(self, obj):
     return obj
 
 
-@classmethod
 def pm_list_all(cls, url, customer=None, type=None, limit=None, starting_after=None, **kwargs):
     if kwargs:
         raise invalid_request(f"Received unknown parameter: {next(iter(kwargs))}")
@@ -422,13 +418,13 @@ def apply() -> None:
     if not hasattr(pm, "_fs_orig_init"):
         pm._fs_orig_init = pm.__init__
     pm.__init__ = pm_init
-    pm._try_get_canonical_test_article = try_get_canonical_test_article
+    pm._try_get_canonical_test_article = classmethod(try_get_canonical_test_article)
     pm._requires_authentication = requires_authentication
     pm._attaching_is_declined = attaching_is_declined
     pm._charging_is_declined = charging_is_declined
-    pm._api_attach = api_attach
-    pm._api_detach = api_detach
-    pm._api_list_all = pm_list_all
+    pm._api_attach = classmethod(api_attach)
+    pm._api_detach = classmethod(api_detach)
+    pm._api_list_all = classmethod(pm_list_all)
     pm._fs_shape = _pm_shape
     R.Charge._set_auth_failure = charge_set_auth_failure
     R.Charge._raise_failure = charge_raise_failure

@@ -51,7 +51,6 @@ def customer_init(self, **data):
     self.next_invoice_sequence = 1
 
 
-@classmethod
 def api_update(cls, id, **data):
     obj = cls._api_retrieve(id)
     before = obj._export()
@@ -102,7 +101,6 @@ def api_update(cls, id, **data):
     return obj
 
 
-@classmethod
 def api_delete(cls, id):
     cls._api_retrieve(id)
     for key, sub in list(R.store.items()):
@@ -286,8 +284,8 @@ class WebhookEndpoint(R.StripeObject):
 def apply() -> None:
     cus = R.Customer
     cus.__init__ = customer_init
-    cus._api_update = api_update
-    cus._api_delete = api_delete
+    cus._api_update = classmethod(api_update)
+    cus._api_delete = classmethod(api_delete)
     cus._fs_shape = _customer_shape
     cus._fs_skip = ("subscriptions", "sources", "tax_ids")
     cus._fs_includable = {"subscriptions": _subscriptions, "sources": _sources, "tax_ids": _tax_ids}

@@ -24,7 +24,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from localstripe import resources as R
 from localstripe import webhooks as W
@@ -147,9 +149,11 @@ class Dispatcher:
     async def _worker(self, target: Target) -> None:
         import aiohttp
 
+        queue = target.queue
+        assert queue is not None
         async with aiohttp.ClientSession() as session:
             while True:
-                event_id, queued_at = await target.queue.get()
+                event_id, queued_at = await queue.get()
                 await asyncio.sleep(max(0.0, queued_at + DELIVERY_DELAY - time.monotonic()))
                 event = R.store.get("event:" + event_id)
                 if event is None:  # store flushed meanwhile
@@ -244,7 +248,6 @@ def event_init(self, type, data, previous_attributes=None):
     }
 
 
-@classmethod
 def event_list_all(
     cls,
     url,
@@ -263,7 +266,7 @@ def event_list_all(
     if types is not None and type is not None:
         raise invalid_request("You may only specify one of these parameters: type, types.")
     li = R.StripeObject._api_list_all.__func__(cls, url, limit=limit, starting_after=starting_after)
-    filters = []
+    filters: list[Callable[[Any], bool]] = []
     if type is not None:
         if "*" in type:
             prefix = type.split("*")[0]
@@ -282,13 +285,16 @@ def event_list_all(
         for op, value in created.items():
             if op not in ops:
                 raise invalid_request(f"Received unknown parameter: created[{op}]")
-            bound = R.try_convert_to_int(value)
-            filters.append(lambda e, f=ops[op], b=bound: f(e.created, b))
+            filters.append(_created_filter(ops[op], R.try_convert_to_int(value)))
     elif created is not None:
         bound = R.try_convert_to_int(created)
         filters.append(lambda e: e.created == bound)
     li._list = [e for e in li._list if all(f(e) for f in filters)]
     return li
+
+
+def _created_filter(compare, bound) -> Callable[[Any], bool]:
+    return lambda event: compare(event.created, bound)
 
 
 def _event_shape(self, obj):
@@ -299,7 +305,7 @@ def _event_shape(self, obj):
 
 def apply() -> None:
     R.Event.__init__ = event_init
-    R.Event._api_list_all = event_list_all
+    R.Event._api_list_all = classmethod(event_list_all)
     R.Event._fs_shape = _event_shape
     R.schedule_webhook = schedule_webhook
     W.schedule_webhook = schedule_webhook

@@ -125,13 +125,13 @@ def apply_expand(self, obj: dict, paths: list[str]) -> dict:
         if rest:
             groups[head].append(rest)
     includable = getattr(type(self), "_fs_includable", {})
-    for head, rest in groups.items():
+    for head, sub_paths in groups.items():
         if isinstance(self, R.List) and head == "data":
-            obj["data"] = [item._export(expand=rest) for item in page(self)]
+            obj["data"] = [item._export(expand=sub_paths) for item in page(self)]
         elif head in includable:
-            obj[head] = includable[head](self, rest)
+            obj[head] = includable[head](self, sub_paths)
         elif head in obj:
-            obj[head] = _expand_value(self, head, obj[head], rest)
+            obj[head] = _expand_value(self, head, obj[head], sub_paths)
         else:
             raise invalid_request(f"This property cannot be expanded ({head}).", param="expand")
     return obj
@@ -148,7 +148,6 @@ def export(self, expand=None):
     return obj
 
 
-@classmethod
 def api_retrieve(cls, id):
     obj = R.store.get(cls.object + ":" + str(id))
     if obj is None:
@@ -156,7 +155,6 @@ def api_retrieve(cls, id):
     return obj
 
 
-@classmethod
 def api_list_all(cls, url, limit=None, starting_after=None, **kwargs):
     unknown_parameter(kwargs)
     li = R.List(url, limit=limit, starting_after=starting_after)
@@ -191,7 +189,7 @@ def _init(self, id=None):
 def apply() -> None:
     R.StripeObject.__init__ = _init
     R.StripeObject._export = export
-    R.StripeObject._api_retrieve = api_retrieve
-    R.StripeObject._api_list_all = api_list_all
+    R.StripeObject._api_retrieve = classmethod(api_retrieve)
+    R.StripeObject._api_list_all = classmethod(api_list_all)
     R.StripeObject._get_class_for_id = classmethod(lambda cls, id_: class_for_id(id_))
     R.List._fs_shape = _list_shape

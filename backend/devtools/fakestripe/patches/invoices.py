@@ -20,6 +20,7 @@ Reproduces:
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from localstripe import resources as R
 
@@ -47,7 +48,7 @@ LEGACY_INVOICE_FIELDS = (
     "total_tax_amounts",
 )
 
-INVOICE_DEFAULTS = {
+INVOICE_DEFAULTS: dict[str, Any] = {
     "account_country": "US",
     "account_name": "Open SEC Data (offline)",
     "account_tax_ids": None,
@@ -262,7 +263,6 @@ def on_payment_success(self):
         sub._on_initial_payment_success(self)
 
 
-@classmethod
 def api_pay_invoice(
     cls, id, payment_method=None, off_session=None, paid_out_of_band=None, **kwargs
 ):
@@ -315,7 +315,6 @@ def _default_pm_id(invoice):
     return source.id if source is not None else None
 
 
-@classmethod
 def api_list_all(
     cls,
     url,
@@ -344,8 +343,8 @@ def apply() -> None:
     inv = R.Invoice
     inv._finalize = finalize
     inv._on_payment_success = on_payment_success
-    inv._api_pay_invoice = api_pay_invoice
-    inv._api_list_all = api_list_all
+    inv._api_pay_invoice = classmethod(api_pay_invoice)
+    inv._api_list_all = classmethod(api_list_all)
     inv._fs_shape = _invoice_shape
     inv._fs_includable = {"confirmation_secret": confirmation_secret, "payments": payments}
     inv.status = property(status)

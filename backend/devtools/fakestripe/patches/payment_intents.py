@@ -107,7 +107,6 @@ def confirm_pi(pi, *, off_session: bool = False, raise_errors: bool = True):
     return pi
 
 
-@classmethod
 def api_create(cls, confirm=None, off_session=None, **data):
     confirm = R.try_convert_to_bool(confirm)
     off_session = R.try_convert_to_bool(off_session)
@@ -129,7 +128,6 @@ def api_create(cls, confirm=None, off_session=None, **data):
     return obj
 
 
-@classmethod
 def api_confirm(
     cls,
     id,
@@ -186,7 +184,6 @@ def api_confirm(
     return confirm_pi(obj, off_session=bool(R.try_convert_to_bool(off_session)))
 
 
-@classmethod
 def api_authenticate(cls, id, client_secret=None, success=False, **kwargs):
     """localstripe's 3-D Secure outcome hook, used by the Stripe.js stand-in's modal."""
     success = R.try_convert_to_bool(success)
@@ -282,8 +279,8 @@ def _pi_shape(self, obj):
 
 def apply() -> None:
     pi = R.PaymentIntent
-    pi._api_create = api_create
-    pi._api_confirm = api_confirm
-    pi._api_authenticate = api_authenticate
+    pi._api_create = classmethod(api_create)
+    pi._api_confirm = classmethod(api_confirm)
+    pi._api_authenticate = classmethod(api_authenticate)
     pi.last_payment_error = property(last_payment_error)
     pi._fs_shape = _pi_shape

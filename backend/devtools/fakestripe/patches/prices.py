@@ -319,7 +319,6 @@ def product_init(self, **data):
         self.default_price = Price(product=self.id, **price_data).id
 
 
-@classmethod
 def product_update(cls, id, **data):
     obj = cls._api_retrieve(id)
     before = obj._export()
@@ -352,5 +351,5 @@ def _product_shape(self, obj):
 def apply() -> None:
     R.Plan._fs_shape = _plan_shape
     R.Product.__init__ = product_init
-    R.Product._api_update = product_update
+    R.Product._api_update = classmethod(product_update)
     R.Product._fs_shape = _product_shape

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import time
 from datetime import datetime
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from localstripe import resources as R
@@ -64,7 +65,7 @@ IGNORED_CREATE_PARAMS = (
 )
 ENDED = ("canceled", "incomplete_expired")
 
-SUB_DEFAULTS = {
+SUB_DEFAULTS: dict[str, Any] = {
     "application": None,
     "application_fee_percent": None,
     "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
@@ -424,7 +425,6 @@ UPDATE_EXTRAS = (
 )
 
 
-@classmethod
 def api_update(cls, id, **data):
     obj = cls._api_retrieve(id)
     if obj.status in ENDED and set(data) - {"metadata", "cancellation_details"}:
@@ -514,7 +514,6 @@ def _end(obj, reason="cancellation_requested") -> None:
     emit("customer.subscription.deleted", obj)
 
 
-@classmethod
 def api_delete(cls, id):
     obj = cls._api_retrieve(id)
     if obj.status in ENDED:
@@ -528,7 +527,6 @@ def api_delete(cls, id):
     return obj
 
 
-@classmethod
 def api_list_all(
     cls, url, customer=None, status=None, price=None, limit=None, starting_after=None, **kwargs
 ):
@@ -642,9 +640,9 @@ def apply() -> None:
     Sub._on_initial_payment_failure_now = _noop
     Sub._on_initial_payment_failure_later = _noop
     Sub._on_recurring_payment_failure = on_recurring_payment_failure
-    Sub._api_update = api_update
-    Sub._api_delete = api_delete
-    Sub._api_list_all = api_list_all
+    Sub._api_update = classmethod(api_update)
+    Sub._api_delete = classmethod(api_delete)
+    Sub._api_list_all = classmethod(api_list_all)
     Sub._fs_shape = _sub_shape
     R.SubscriptionItem._current_period = item_current_period
     R.SubscriptionItem._fs_shape = _item_shape
