@@ -82,8 +82,8 @@ def _signature_timestamp(header: str) -> int:
     raise ValueError("no timestamp")
 
 
-def event_verify(payload: bytes, header: str | None, *, now: float | None = None) -> stripe.Event:
-    """The verified event of a delivery, or :class:`Rejected` saying why not."""
+def event_verify(payload: bytes, header: str | None, *, now: float | None = None) -> dict[str, Any]:
+    """The verified event of a delivery, as parsed JSON, or :class:`Rejected` saying why not."""
     if not header:
         raise Rejected("missing_signature", "The Stripe-Signature header is missing.")
     secrets = webhook_secrets()
@@ -115,20 +115,23 @@ def event_verify(payload: bytes, header: str | None, *, now: float | None = None
         )
     try:
         # stripe-python's own check again (signature and past bound), then the parse.
-        event = stripe.Webhook.construct_event(text, header, secret, tolerance=tolerance)
+        stripe.Webhook.construct_event(text, header, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError as exc:  # the clock ticked past the bound
         raise Rejected("timestamp_out_of_tolerance", str(exc)) from exc
     except (ValueError, AttributeError, TypeError) as exc:
         raise Rejected("invalid_payload", "The body is not a JSON Stripe event.") from exc
-    event_id, event_type = event.get("id"), event.get("type")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+    raw = json.loads(text)  # parsed fine just above; the inbox stores it as sent
+    if not isinstance(raw, dict):
+        raise Rejected("invalid_payload", "The body is not a Stripe event.")
+    data = raw.get("data")
+    if not isinstance(raw.get("id"), str) or not raw["id"] or not isinstance(raw.get("type"), str):
         raise Rejected("invalid_payload", "The body is not a Stripe event (no id or type).")
-    if not isinstance(event.get("data"), dict) or "object" not in event["data"]:
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise Rejected("invalid_payload", "The body is not a Stripe event (no data.object).")
-    return event
+    return raw
 
 
-def _created(event: stripe.Event) -> datetime | None:
+def _created(event: dict[str, Any]) -> datetime | None:
     value = event.get("created")
     try:
         return datetime.fromtimestamp(int(value), tz=UTC) if value is not None else None
@@ -136,7 +139,7 @@ def _created(event: stripe.Event) -> datetime | None:
         return None
 
 
-def event_store(event: stripe.Event, payload: bytes) -> tuple[WebhookEvent, bool]:
+def event_store(event: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     """Insert the event into the inbox once; ``(row, created)``. Enqueues on commit."""
     from .tasks import webhook_event_enqueue
 
@@ -146,8 +149,7 @@ def event_store(event: stripe.Event, payload: bytes) -> tuple[WebhookEvent, bool
             id=event["id"],
             defaults={
                 "type": event["type"][:100],
-                # The body as Stripe sent it, not the parsed stripe.Event.
-                "payload": json.loads(payload),
+                "payload": event,
                 "livemode": bool(event.get("livemode", False)),
                 "api_version": str(event.get("api_version") or "")[:64],
                 "created": _created(event),
@@ -173,7 +175,7 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         logger.error("Stripe webhook received but STRIPE_WEBHOOK_SECRET is not set")
         return _error(503, "webhook_not_configured", "Webhook signing is not configured.")
     try:
-        row, created = event_store(event, payload)
+        row, created = event_store(event)
     except DatabaseError:
         logger.exception("Stripe webhook %s could not be stored", event["id"])
         return _error(
