@@ -39,7 +39,7 @@ class FakeStripe:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        state_dir: str | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
         python: str | None = None,
         startup_timeout: float = 10.0,
         webhook_delay: float | None = None,
@@ -52,7 +52,7 @@ class FakeStripe:
         self.webhook_delay = webhook_delay
         self.verbose = verbose
         self._own_state_dir = state_dir is None
-        self.state_dir = state_dir
+        self.state_dir = os.fspath(state_dir) if state_dir is not None else None
         self.url: str | None = None
         self._proc: subprocess.Popen | None = None
         self._stderr_path: str | None = None
@@ -75,6 +75,8 @@ class FakeStripe:
             str(self.port),
             "--state-dir",
             self.state_dir,
+            "--parent-pid",
+            str(os.getpid()),
         ]
         if self.webhook_delay is not None:
             cmd += ["--webhook-delay", str(self.webhook_delay)]

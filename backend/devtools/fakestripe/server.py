@@ -55,11 +55,30 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="seconds between a change and its webhook (default 0.1)",
     )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="exit when this process is gone (the launcher passes its own pid: no orphans)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="access log on stderr")
     return parser.parse_args(argv)
 
 
-async def _serve(sock: socket.socket, url: str, verbose: bool) -> None:
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                stop.set()
+                return
+            except PermissionError:
+                pass
+        await asyncio.sleep(0.5)
+
+
+async def _serve(sock: socket.socket, url: str, verbose: bool, parent_pid: int | None) -> None:
     from aiohttp import web
 
     from .app import build_app
@@ -80,7 +99,10 @@ async def _serve(sock: socket.socket, url: str, verbose: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.ensure_future(_watch_parent(parent_pid, stop)) if parent_pid else None
     await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
     await runner.cleanup()
 
 
@@ -119,7 +141,7 @@ def main(argv=None) -> int:
     port = sock.getsockname()[1]
     url = f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}"
     try:
-        asyncio.run(_serve(sock, url, args.verbose))
+        asyncio.run(_serve(sock, url, args.verbose, args.parent_pid))
     finally:
         state.flush()
         if own_dir:

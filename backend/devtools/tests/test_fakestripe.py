@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
+from devtools.fakestripe import testing
 from devtools.fakestripe.launcher import BACKEND_DIR, FakeStripe, FakeStripeError
 
 MONTH_MIN, MONTH_MAX = 28 * 86400, 31 * 86400 + 3600
@@ -34,24 +35,12 @@ def fake():
 
 @pytest.fixture(scope="session")
 def client(fake):
-    return stripe.StripeClient(
-        fake.secret_key, base_addresses={"api": fake.url}, max_network_retries=0
-    )
+    return testing.stripe_client(fake)
 
 
 @pytest.fixture(scope="session")
 def price(client):
-    product = client.v1.products.create(params={"name": "Premium", "metadata": {"tier": "p"}})
-    return client.v1.prices.create(
-        params={
-            "product": product.id,
-            "unit_amount": 1500,
-            "currency": "usd",
-            "recurring": {"interval": "month"},
-            "lookup_key": "premium_monthly_" + uuid.uuid4().hex,
-            "metadata": {"plan": "premium"},
-        }
-    )
+    return testing.premium_price(client)
 
 
 class Receiver:
@@ -194,6 +183,33 @@ def test_restart_keeps_state_and_starts_fast(tmp_path):
     assert not fs.is_running()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # no orphan
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_no_orphan_when_the_parent_is_killed(tmp_path):
+    code = (
+        "import sys, time; from devtools.fakestripe.launcher import FakeStripe; "
+        f"fs = FakeStripe(state_dir={str(tmp_path)!r}).start(); "
+        "print(fs.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=BACKEND_DIR, stdout=subprocess.PIPE, text=True
+    )
+    server_pid = int(parent.stdout.readline())
+    assert _alive(server_pid)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(server_pid)
 
 
 def test_start_failure_is_reported(tmp_path):
