@@ -12,7 +12,7 @@ export default [
     languageOptions: {
       ecmaVersion: 'latest',
       sourceType: 'module',
-      globals: { ...globals.browser, process: 'readonly' },
+      globals: { ...globals.browser },
     },
     rules: {
       'vue/multi-word-component-names': ['error', { ignores: ['Stripe', 'App'] }],

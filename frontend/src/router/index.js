@@ -5,16 +5,18 @@ import routes from './routes'
 import { createTierGuard } from './guard'
 
 export default defineRouter(function ({ store }) {
-  const createHistory = process.env.SERVER
+  // Quasar CLI (app-vite 3) defines these from quasar.config.js > build.vueRouterMode / publicPath.
+  const env = import.meta.env
+  const createHistory = env.QUASAR_SERVER
     ? createMemoryHistory
-    : process.env.VUE_ROUTER_MODE === 'history'
-      ? createWebHistory
-      : createWebHashHistory
+    : env.QUASAR_VUE_ROUTER_MODE === 'hash'
+      ? createWebHashHistory
+      : createWebHistory
 
   const router = createRouter({
     scrollBehavior: () => ({ left: 0, top: 0 }),
     routes,
-    history: createHistory(process.env.VUE_ROUTER_BASE),
+    history: createHistory(env.QUASAR_VUE_ROUTER_BASE),
   })
 
   router.beforeEach(createTierGuard(() => useAccountStore(store)))

@@ -11,10 +11,11 @@ const pick = (obj, ...keys) => {
 export function normalizeHolding(h) {
   return {
     cusip: pick(h, 'cusip', 'security.cusip'),
-    issuer: pick(h, 'name_of_issuer', 'issuer', 'security.name', 'security_name', 'name'),
+    issuer: pick(h, 'issuer_name', 'name_of_issuer', 'issuer', 'security.name', 'security_name', 'name'),
     titleOfClass: pick(h, 'title_of_class', 'security.title_of_class', 'class'),
     value: Number(pick(h, 'value', 'value_usd', 'market_value') ?? 0),
     shares: pick(h, 'shares', 'ssh_prnamt', 'amount'),
+    shareType: pick(h, 'sh_prn_type'),
     putCall: pick(h, 'put_call'),
   }
 }
@@ -26,6 +27,7 @@ export function normalizeHolder(h) {
     period: pick(h, 'period', 'period_of_report', 'filing.period_of_report', 'report_period'),
     value: Number(pick(h, 'value', 'value_usd', 'market_value') ?? 0),
     shares: pick(h, 'shares', 'ssh_prnamt', 'amount'),
+    putCall: pick(h, 'put_call'),
   }
 }
 
@@ -35,24 +37,34 @@ export function normalizeFiler(f) {
     name: pick(f, 'name', 'company_name', 'filer_name'),
     city: pick(f, 'city', 'address.city'),
     state: pick(f, 'state', 'state_or_country', 'address.state'),
+    latestPeriod: pick(f, 'latest_period'),
+    filingsCount: pick(f, 'filings_count'),
   }
 }
 
-/** GET /api/filers/{cik}/ → {filer, latest, top} with tolerant field names. */
+/** A filing summary (`latest_filing` of a filer, `filing` of a holdings page). */
+export function normalizeFiling(f) {
+  if (!f) return null
+  return {
+    period: pick(f, 'period_of_report', 'period', 'report_period'),
+    filedAt: pick(f, 'filed_on', 'filed_at', 'filing_date', 'date_filed'),
+    accession: pick(f, 'accession_number', 'accession'),
+    formType: pick(f, 'form_type'),
+    totalValue: pick(f, 'total_value', 'table_value_total', 'value_total'),
+    entries: pick(f, 'holdings_count', 'entry_count', 'table_entry_total', 'count'),
+  }
+}
+
+/** GET /api/filers/{cik}/ → {filer, latest, top, periods} with tolerant field names. */
 export function normalizeFilerDetail(data) {
   const filer = normalizeFiler(data?.filer ?? data ?? {})
   const latest = data?.latest_filing ?? data?.latest ?? data?.filing ?? null
   const top = data?.top_holdings ?? data?.holdings ?? latest?.top_holdings ?? []
   return {
     filer,
-    latest: latest && {
-      period: pick(latest, 'period_of_report', 'period', 'report_period'),
-      filedAt: pick(latest, 'filed_at', 'filing_date', 'filed', 'date_filed'),
-      accession: pick(latest, 'accession_number', 'accession'),
-      totalValue: pick(latest, 'total_value', 'table_value_total', 'value_total'),
-      entries: pick(latest, 'entry_count', 'holdings_count', 'table_entry_total', 'count'),
-    },
+    latest: normalizeFiling(latest),
     top: top.map(normalizeHolding),
+    periods: Array.isArray(data?.periods) ? data.periods : [],
   }
 }
 
