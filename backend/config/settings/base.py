@@ -310,7 +310,7 @@ BILLING_WEBHOOK_MAX_ATTEMPTS = env.int("BILLING_WEBHOOK_MAX_ATTEMPTS", default=1
 CELERY_BEAT_SCHEDULE = {
     "billing-sweep-webhook-events": {
         "task": "billing.sweep_webhook_events",
-        "schedule": timedelta(minutes=env.int("BILLING_WEBHOOK_SWEEP_MINUTES", default=3)),
+        "schedule": timedelta(seconds=env.int("BILLING_WEBHOOK_SWEEP_SECONDS", default=180)),
         "options": {"expires": 120},
     },
     "billing-reconcile-subscriptions": {
