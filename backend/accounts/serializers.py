@@ -34,6 +34,6 @@ class AccountSerializer(serializers.Serializer):
     usage = UsageSerializer()
 
 
-class ErrorSerializer(serializers.Serializer):
+class AuthErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()

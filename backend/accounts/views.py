@@ -15,7 +15,7 @@ from .authentication import APIJWTAuthentication, BearerChallenge
 from .selectors import account_summary
 from .serializers import (
     AccountSerializer,
-    ErrorSerializer,
+    AuthErrorSerializer,
     RefreshedPairSerializer,
     RefreshInputSerializer,
     TokenPairSerializer,
@@ -23,7 +23,7 @@ from .serializers import (
 from .services import token_pair_issue, token_pair_refresh, token_revoke
 
 UNAUTHORIZED = OpenApiResponse(
-    ErrorSerializer, description="Not signed in, or the token was refused."
+    AuthErrorSerializer, description="Not signed in, or the token was refused."
 )
 
 
@@ -84,7 +84,7 @@ class TokenIssueView(APIView):
     @extend_schema(
         summary="Issue an access + refresh token pair for API scripts",
         request=None,
-        responses={201: TokenPairSerializer, 401: UNAUTHORIZED, 403: ErrorSerializer},
+        responses={201: TokenPairSerializer, 401: UNAUTHORIZED, 403: AuthErrorSerializer},
         tags=["accounts"],
     )
     def post(self, request: Request) -> Response:

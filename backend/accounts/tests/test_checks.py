@@ -50,7 +50,7 @@ def test_missing_or_dummy_keys_refused_without_devtools() -> None:
     with override_settings(
         **{
             **REAL,
-            "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET": "dev-oidc-client-secret-not-a-linkedin-secret",
+            "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET": "dev-oidc-client-secret-not-a-key",
         }
     ):
         assert ids(linkedin_configured(None)) == ["accounts.E002"]

@@ -46,6 +46,18 @@ def test_first_sign_in_creates_the_user_and_second_finds_it_by_sub(browser: Brow
     assert account.json()["email"] == "dana@example.com"
     assert account.json()["tier"] == "free"
 
+    # The signed-in browser can get API tokens (sign-in rotated the CSRF token).
+    tokens = browser.post(
+        "/api/auth/token/", headers={"X-CSRFToken": browser.http.cookies["csrftoken"]}
+    )
+    assert tokens.status_code == 201, tokens.text
+    assert (
+        browser.get(
+            "/api/account/", headers={"Authorization": "Bearer " + tokens.json()["access"]}
+        ).status_code
+        == 200
+    )
+
     # Same LinkedIn member, new name and address: same account, profile refreshed.
     again = Browser(browser.base)
     done = again.sign_in(name="Dana Renamed", email="dana.new@example.com", sub=social.uid)
