@@ -163,6 +163,12 @@ def account_apply_subscription(account: BillingAccount, subscription: Any) -> Bi
     return account
 
 
+def _key_prefix(user: User) -> str:
+    """Namespace of a user's idempotency keys: the id alone repeats when a database is reset
+    (a user id is reused) while Stripe still remembers keys for 24 hours."""
+    return f"user-{user.pk}-{int(user.date_joined.timestamp() * 1_000_000)}"
+
+
 def _customer_ensure(account: BillingAccount, user: User) -> str:
     """The user's Stripe customer id; created once (lock + unique + idempotency key)."""
     if account.stripe_customer_id:
@@ -171,7 +177,7 @@ def _customer_ensure(account: BillingAccount, user: User) -> str:
         email=user.email,
         name=user.name or user.get_full_name() or user.username,
         metadata={"user_id": str(user.pk), "djstripe_subscriber": str(user.pk)},
-        idempotency_key=f"user-{user.pk}-customer-{account.customer_generation}",
+        idempotency_key=f"{_key_prefix(user)}-customer-{account.customer_generation}",
     )
     account.stripe_customer_id = customer["id"]
     account.save(update_fields=["stripe_customer_id", "updated_at"])
@@ -187,7 +193,7 @@ def _subscription_key(account: BillingAccount, user: User, fingerprint: str) -> 
     """
     last = int(account.last_purchase_at.timestamp()) if account.last_purchase_at else 0
     previous = account.subscription_id or "none"
-    return f"user-{user.pk}-subscription-after-{previous}-{last}-{fingerprint}"
+    return f"{_key_prefix(user)}-subscription-after-{previous}-{last}-{fingerprint}"
 
 
 def _client_secret(subscription: Any) -> str | None:

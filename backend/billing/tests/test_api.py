@@ -136,7 +136,8 @@ def test_3d_secure_card_comes_back_incomplete_with_a_client_secret(stripe_ready,
     assert body["status"] == "incomplete"
     assert body["client_secret"]
     assert body["premium"] is False
-    assert api.post(SYNC).json()["premium"] is False
+    synced = api.post(SYNC).json()
+    assert synced["premium"] is False, synced
 
 
 @pytest.mark.parametrize("pm", ["pm_card_chargeDeclined", "pm_card_chargeCustomerFail"])
