@@ -20,7 +20,15 @@ urlpatterns = [
 if settings.DEVTOOLS_ALLOWED:
     # Local stand-ins (the dev LinkedIn provider). Never mounted in production:
     # billing/checks.py refuses the stand-ins when DEVTOOLS_ALLOWED is off.
-    urlpatterns.append(path("_dev/", include("devtools.urls")))
+    from devtools.fakestripe.proxy import stripe_proxy
+
+    urlpatterns += [
+        path("_dev/", include("devtools.urls")),
+        # The Stripe.js stand-in and its API calls, same-origin (only with STRIPE_JS_URL
+        # pointing at /js.stripe.com/v3/, i.e. offline; real Stripe.js talks to Stripe).
+        path("js.stripe.com/v3/", stripe_proxy, {"path": "js.stripe.com/v3/"}),
+        path("v1/<path:path>", stripe_proxy),
+    ]
 
 # Any other /api/ path: a JSON 404, also with DEBUG on (never Django's debug page).
 urlpatterns.append(re_path(r"^api/", json_404))
