@@ -276,7 +276,13 @@ def serve_js(request):
 
 
 async def get_account(request):
-    return json_response(customers.account())
+    account = customers.account()
+    account_id = request.match_info.get("id")
+    if account_id is not None and account_id != account["id"]:
+        raise invalid_request(
+            f"No such account: '{account_id}'", code="resource_missing", param="account", status=404
+        )
+    return json_response(account)
 
 
 async def create_webhook_endpoint(request):
@@ -415,6 +421,7 @@ def build_app(access_log: bool = False) -> web.Application:
         _sub_helper(subscriptions.expire_incomplete),
     )
     r.add_get("/v1/account", get_account)
+    r.add_get("/v1/accounts/{id}", get_account)
     r.add_post("/v1/webhook_endpoints", create_webhook_endpoint)
     add_resource_routes(r, customers.WebhookEndpoint, skip={("POST", "/v1/webhook_endpoints")})
     add_resource_routes(r, Price)

@@ -46,7 +46,8 @@ def price(client):
 class Receiver:
     """A tiny local webhook endpoint (http.server in a thread)."""
 
-    def __init__(self):
+    def __init__(self, secret: str = WEBHOOK_SECRET):
+        self.secret = secret
         self.received: list[tuple[bytes, str]] = []
         receiver = self
 
@@ -67,7 +68,7 @@ class Receiver:
 
     def events(self):
         return [
-            stripe.Webhook.construct_event(body, sig, WEBHOOK_SECRET)
+            stripe.Webhook.construct_event(body, sig, self.secret)
             for body, sig in list(self.received)
         ]
 
@@ -162,6 +163,14 @@ def test_restart_keeps_state_and_starts_fast(tmp_path):
         )
         cus = new_customer(c)
         pm = c.v1.payment_methods.attach("pm_card_visa", {"customer": cus.id})
+        sub = create_sub(
+            c,
+            cus.id,
+            testing.premium_price(c).id,
+            default_payment_method=pm.id,
+            payment_behavior="allow_incomplete",
+        )
+        assert sub.status == "active"
         fs.register_webhook("http://127.0.0.1:9/never", "whsec_x", name="persisted")
         old_pid = fs.pid
         fs.restart()
@@ -171,6 +180,9 @@ def test_restart_keeps_state_and_starts_fast(tmp_path):
         )
         assert c.v1.customers.retrieve(cus.id).email == cus.email
         assert c.v1.payment_methods.retrieve(pm.id).customer == cus.id
+        again = c.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
+        assert again.status == "active" and again.latest_invoice.status == "paid"
+        assert again["items"].data[0].price.lookup_key == sub["items"].data[0].price.lookup_key
         with urllib.request.urlopen(fs.url + "/_config/webhooks") as r:
             assert [w["name"] for w in json.load(r)] == ["persisted"]
         fs.reset()
@@ -707,3 +719,41 @@ def test_port_is_free_after_stop(tmp_path):
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+
+
+def test_default_incomplete_prefills_the_default_payment_method(client, price):
+    cus = new_customer(client)
+    pm = client.v1.payment_methods.attach("pm_card_visa", {"customer": cus.id})
+    sub = create_sub(client, cus.id, price.id, default_payment_method=pm.id)
+    assert sub.status == "incomplete"
+    pi = client.v1.payment_intents.retrieve(pi_id_of(sub))
+    assert pi.status == "requires_confirmation" and pi.payment_method == pm.id
+    assert client.v1.payment_intents.confirm(pi.id).status == "succeeded"
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+
+
+def test_webhook_endpoint_objects_receive_their_events(client):
+    receiver = Receiver()
+    try:
+        endpoint = client.v1.webhook_endpoints.create(
+            params={"url": receiver.url, "enabled_events": ["customer.updated"]}
+        )
+        receiver.secret = endpoint.secret
+        cus = new_customer(client)
+        client.v1.customers.update(cus.id, {"name": "Renamed"})
+        event = receiver.wait_for(lambda e: e.data.object.id == cus.id)[0]
+        assert event.type == "customer.updated"
+        assert event.data.previous_attributes.name == "Test User"
+        assert {e.type for e in receiver.events()} == {"customer.updated"}
+        client.v1.webhook_endpoints.delete(endpoint.id)
+        count = len(receiver.received)
+        client.v1.customers.update(cus.id, {"name": "Again"})
+        time.sleep(0.3)
+        assert len(receiver.received) == count  # a deleted endpoint gets nothing
+    finally:
+        receiver.close()
+
+
+def test_zz_no_internal_errors_in_the_server_log(fake):
+    """Runs last: nothing above crashed inside the stand-in (no 500 api_error)."""
+    assert "internal error" not in fake.log_tail(100000)

@@ -116,10 +116,16 @@ class Dispatcher:
         return target is not None
 
     def _all_targets(self) -> list[Target]:
-        targets = list(self.targets.values())
+        targets = [t for t in self.targets.values() if not t.name.startswith("we_")]
+        live = set()
         for key, obj in list(R.store.items()):
             if key.startswith("webhook_endpoint:") and getattr(obj, "status", "") == "enabled":
                 targets.append(self._endpoint_target(obj))
+                live.add(obj.id)
+        for name in [n for n in self.targets if n.startswith("we_") and n not in live]:
+            stale = self.targets.pop(name)  # endpoint deleted or disabled
+            if stale.task is not None:
+                stale.task.cancel()
         return targets
 
     def _endpoint_target(self, endpoint) -> Target:

@@ -355,6 +355,9 @@ def create_invoice(self, billing_reason=None, collect_now=None):
         )
         if self.payment_settings.get("save_default_payment_method") == "on_subscription":
             pi.setup_future_usage = "off_session"
+        default_pm = _pm_to_charge(self)
+        if default_pm is not None:  # Stripe pre-fills it: `requires_confirmation`
+            pi.payment_method = default_pm.id
         invoice.payment_intent = pi.id
     else:
         invoice._on_payment_success()
