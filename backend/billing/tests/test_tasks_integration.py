@@ -265,3 +265,27 @@ def test_worker_killed_mid_task_the_event_is_processed_after_restart(
             assert event.status == Status.DONE, second.log()[-3000:]
     assert event.attempts == 2
     assert BillingAccount.objects.get(user=user).is_premium
+
+
+def test_make_runs_filesystem_broker_carries_events_to_the_worker(
+    tmp_path, fake_stripe, stripe_ready, make_user
+):
+    """`make run` has no Redis: kombu's filesystem transport under VAR_DIR/celery-broker."""
+    user = unique_user(make_user)
+    body = event_body("customer.subscription.created", dashboard_subscription(stripe_ready, user))
+    folder = tmp_path / "celery-broker"
+    options = {
+        "data_folder_in": str(folder / "out"),
+        "data_folder_out": str(folder / "out"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+    }
+    env = {"VAR_DIR": str(tmp_path), "REDIS_URL": "", "CELERY_BROKER_URL": "filesystem://"}
+    with Worker(broker="filesystem://", fake=fake_stripe, extra_env=env, concurrency=2) as w:
+        # The worker's settings made the folders (kombu does not).
+        assert (folder / "out").is_dir() and (folder / "processed").is_dir()
+        with app_broker("filesystem://", options):
+            assert post_event(Client(), body).status_code == 200
+            event = wait_done(event_id_of(body))
+        assert event.status == Status.DONE, w.log()[-3000:]
+    assert BillingAccount.objects.get(user=user).is_premium

@@ -143,12 +143,15 @@ class RedisProcess:
 
 
 @contextlib.contextmanager
-def app_broker(url: str) -> Iterator[None]:
+def app_broker(url: str, options: dict | None = None) -> Iterator[None]:
     """Point this process's Celery app (the receiver's publisher) at ``url``."""
     old_url = celery_app.conf.broker_url
     old_options = celery_app.conf.broker_transport_options
     celery_app.conf.broker_url = url
-    celery_app.conf.broker_transport_options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    celery_app.conf.broker_transport_options = options or {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
     celery_app._after_fork()  # drop pooled connections to the previous broker
     try:
         yield

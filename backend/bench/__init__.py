@@ -1,0 +1,1 @@
+"""`make bench`: load tests run against the app under gunicorn, on loopback only."""

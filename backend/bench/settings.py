@@ -1,0 +1,7 @@
+"""The bench's settings: `make run`'s, plus dj-stripe's own webhook URL to compare with."""
+
+from config.settings.local import *  # noqa: F403
+
+DEBUG = False
+ROOT_URLCONF = "bench.urls"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405  (no per-request log lines in the figures)
