@@ -22,8 +22,8 @@ from django.utils import timezone
 from accounts.models import User
 
 from . import entitlement, stripe_client
-from .entitlement import field
 from .djstripe_sync import djstripe_sync
+from .entitlement import field
 from .exceptions import (
     AlreadyPremium,
     BillingError,

@@ -79,8 +79,8 @@ def product_find(*, metadata_key: str, metadata_value: str) -> stripe.Product | 
     """An active product tagged with ``metadata[metadata_key] == metadata_value``."""
     _count("products.list")
     for product in client().v1.products.list(params={"active": True, "limit": 100}).data:
-        metadata = product["metadata"] if "metadata" in product else None
-        if metadata and metadata.to_dict().get(metadata_key) == metadata_value:
+        metadata = product.to_dict().get("metadata") or {}
+        if metadata.get(metadata_key) == metadata_value:
             return product
     return None
 

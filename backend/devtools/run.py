@@ -89,7 +89,9 @@ def main() -> int:
         )
         say(f"Django on {site}")
         server = subprocess.Popen(
-            [PY, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=BACKEND, env=environ
+            [PY, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=BACKEND,
+            env=environ,
         )
         procs.append(server)
         wait_for_port(port, proc=server, timeout=60)
