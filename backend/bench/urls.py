@@ -1,9 +1,6 @@
 """The app's URLs plus dj-stripe's webhook view (``/djstripe/webhook/<uuid>/``), for comparison.
 
-dj-stripe 2.11 marks ``ProcessWebhookView.dispatch`` csrf-exempt with ``method_decorator``,
-but under Django 5.2 ``as_view()`` does not carry that mark, so ``include("djstripe.urls")``
-answers Stripe 403 (CSRF cookie not set). The bench mounts the same stock view, only
-wrapped in ``csrf_exempt`` as its authors intended.
+The stock view (csrf-exempt by dj-stripe itself); ``csrf_exempt`` here only makes sure.
 """
 
 from django.urls import path
@@ -14,10 +11,11 @@ from config.urls import handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as app_urlpatterns
 
 urlpatterns = [
-    *app_urlpatterns,
+    # First: the app's list ends with the SPA's catch-all.
     path(
         "djstripe/webhook/<uuid:uuid>/",
         csrf_exempt(ProcessWebhookView.as_view()),
         name="djstripe_webhook_by_uuid",
     ),
+    *app_urlpatterns,
 ]
