@@ -38,6 +38,7 @@ def fake_stripe() -> Iterator[FakeStripe]:
         overrides = override_settings(**stripe_settings(fake))
         overrides.enable()
         previous_base = stripe.api_base
+        assert fake.url is not None
         stripe.api_base = fake.url  # dj-stripe's own calls use the module-level client
         try:
             yield fake

@@ -4,6 +4,7 @@ from typing import Any
 
 import jwt
 from django.conf import settings
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
@@ -43,7 +44,7 @@ class APIJWTAuthentication(JWTAuthentication):
         return user
 
 
-class BearerChallenge:
+class BearerChallenge(BaseAuthentication):
     """Authenticates nobody; only supplies the 401 challenge for the token endpoints,
     which take the refresh token from the body and ignore any credentials sent."""
 

@@ -1,5 +1,7 @@
 """Accounts API: session helpers, the account summary, and tokens for API scripts."""
 
+from typing import cast
+
 from django.contrib.auth import logout
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .authentication import APIJWTAuthentication, BearerChallenge
+from .models import User
 from .selectors import account_summary
 from .serializers import (
     AccountSerializer,
@@ -72,7 +75,8 @@ class AccountView(APIView):
         tags=["accounts"],
     )
     def get(self, request: Request) -> Response:
-        return Response(account_summary(user=request.user, request=request))
+        user = cast(User, request.user)  # IsAuthenticated
+        return Response(account_summary(user=user, request=request))
 
 
 class TokenIssueView(APIView):
@@ -88,7 +92,8 @@ class TokenIssueView(APIView):
         tags=["accounts"],
     )
     def post(self, request: Request) -> Response:
-        return Response(token_pair_issue(user=request.user), status=status.HTTP_201_CREATED)
+        user = cast(User, request.user)  # IsAuthenticated
+        return Response(token_pair_issue(user=user), status=status.HTTP_201_CREATED)
 
 
 class TokenRefreshView(APIView):

@@ -50,6 +50,7 @@ def main() -> int:
             from devtools.fakestripe.launcher import FakeStripe
 
             fake = stack.enter_context(FakeStripe(state_dir=ROOT_DIR / "var" / "fakestripe"))
+            assert fake.url is not None
             environ["STRIPE_API_HOST"] = fake.url
             say(f"offline Stripe stand-in at {fake.url} (set STRIPE_SECRET_KEY to use Stripe)")
         else:

@@ -50,6 +50,7 @@ def _load(path_str: str) -> tuple[Any, dict[str, Any]]:
     if not path.exists():
         _create(path)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey), "the dev OIDC key must be RSA"
     numbers = key.public_key().public_numbers()
     jwk = {"kty": "RSA", "e": _b64(numbers.e), "n": _b64(numbers.n)}
     # RFC 7638 thumbprint as the key id.
