@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import stripe
-from devtools.fakestripe.launcher import FakeStripe
 from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from billing import stripe_client
+from devtools.fakestripe.launcher import FakeStripe
 
 
 def stripe_settings(fake: FakeStripe) -> dict[str, Any]:
