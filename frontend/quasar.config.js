@@ -21,7 +21,7 @@ export default defineConfig(() => {
   return {
     boot: ['axios'],
     css: ['app.scss'],
-    extras: [],
+    extras: ['material-icons'],
 
     build: {
       target: { browser: ['es2022', 'firefox115', 'chrome115', 'safari14'] },

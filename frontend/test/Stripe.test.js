@@ -23,7 +23,10 @@ const { default: Stripe } = await import('@/components/Stripe.vue')
 function fakeStripe(confirmResult = { paymentIntent: { id: 'pi_1', status: 'succeeded' } }) {
   const card = {
     mount: vi.fn((el) => {
-      el.innerHTML = '<input placeholder="number" /><input placeholder="cvc" />'
+      // Stock localstripe: placeholders only; the project's stand-in: names and aria-labels.
+      el.innerHTML =
+        '<input placeholder="number" /><input placeholder="cvc" />' +
+        '<input name="fakestripe-exp_month" aria-label="Expiration month (MM)" placeholder="MM" />'
     }),
     on: vi.fn(),
     destroy: vi.fn(),
@@ -93,6 +96,9 @@ describe('Stripe.vue', () => {
     const label = wrapper.get(`#${host.attributes('aria-labelledby')}`)
     expect(label.text()).toBe('Card details')
     expect(host.find('input[placeholder="number"]').attributes('aria-label')).toBe('Card number')
+    expect(host.find('[data-test="card-number"]').exists()).toBe(true)
+    const month = host.get('[data-test="card-exp-month"]')
+    expect(month.attributes('aria-label')).toBe('Expiration month (MM)')
     expect(button(wrapper).attributes('disabled')).toBeUndefined()
   })
 

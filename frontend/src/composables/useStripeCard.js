@@ -7,8 +7,10 @@ const CARD_STYLE = {
   invalid: { color: '#c10015' },
 }
 
-// Stripe's real card field is an iframe with its own labels; the offline stand-in renders
-// plain <input>s with placeholders only, so give those a name people and tests can use.
+// Stripe's real card field is an iframe with its own labels. Offline stand-ins render plain
+// <input>s (stock localstripe: placeholder only; the project's fakestripe: aria-label and
+// name="fakestripe-<field>"): make sure each has a name people can hear and a stable
+// data-test="card-<field>" for browser tests.
 const INPUT_LABELS = {
   number: 'Card number',
   exp_month: 'Expiry month (MM)',
@@ -17,16 +19,22 @@ const INPUT_LABELS = {
   postal_code: 'Postal code',
 }
 
+function fieldOf(input) {
+  const name = (input.getAttribute('name') || '').replace(/^.*-/, '')
+  if (INPUT_LABELS[name]) return name
+  const placeholder = input.getAttribute('placeholder')
+  return INPUT_LABELS[placeholder] ? placeholder : null
+}
+
 function labelPlainInputs(el) {
   if (!el?.querySelectorAll) return
-  for (const input of el.querySelectorAll('input:not([aria-label])')) {
-    const key = input.getAttribute('placeholder')
-    if (INPUT_LABELS[key]) {
-      input.setAttribute('aria-label', INPUT_LABELS[key])
-      input.setAttribute('data-test', `card-${key.replace('_', '-')}`)
-      if (key !== 'postal_code') input.setAttribute('inputmode', 'numeric')
-      input.setAttribute('autocomplete', 'off')
-    }
+  for (const input of el.querySelectorAll('input')) {
+    const field = fieldOf(input)
+    if (!field) continue
+    if (!input.hasAttribute('aria-label')) input.setAttribute('aria-label', INPUT_LABELS[field])
+    if (!input.hasAttribute('data-test')) input.setAttribute('data-test', `card-${field.replace('_', '-')}`)
+    if (!input.hasAttribute('inputmode') && field !== 'postal_code')
+      input.setAttribute('inputmode', 'numeric')
   }
 }
 
