@@ -49,7 +49,9 @@ def main() -> int:
         if offline:
             from devtools.fakestripe.launcher import FakeStripe
 
-            fake = stack.enter_context(FakeStripe(state_dir=ROOT_DIR / "var" / "fakestripe"))
+            state_dir = ROOT_DIR / "var" / "fakestripe"  # kept: customers survive a restart
+            state_dir.mkdir(parents=True, exist_ok=True)
+            fake = stack.enter_context(FakeStripe(state_dir=state_dir))
             assert fake.url is not None
             environ["STRIPE_API_HOST"] = fake.url
             say(f"offline Stripe stand-in at {fake.url} (set STRIPE_SECRET_KEY to use Stripe)")
