@@ -54,7 +54,9 @@ def token_pair_refresh(*, refresh: str) -> dict[str, str]:
     """Rotate: blacklist the presented refresh token, return a new pair."""
     old = _load_refresh(refresh)
     user = _active_owner(old)
-    _blacklisted, created = old.blacklist()  # type: ignore[misc]  # stubs: a (token, created) pair
+    # simplejwt returns get_or_create's (token, created) pair; its stubs say otherwise.
+    outcome: Any = old.blacklist()
+    created: bool = outcome[1]
     if not created:
         # Another request rotated this same token a moment ago: it is single-use.
         raise InvalidToken(REFRESH_REJECTED)

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         fake = stack.enter_context(FakeStripe())
         var = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         say(f"PostgreSQL {database}, Redis {redis}, Stripe stand-in {fake.url}")
-        env = {
+        assert fake.url is not None
+        env: dict[str, str] = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DATABASE_URL": database,

@@ -129,9 +129,10 @@ def _customer_owner(customer_id: str, hint_user_id: str | None) -> tuple[str | N
         if exc.code == "resource_missing" or exc.http_status == 404:
             return None, False
         raise
-    if customer.get("deleted"):
+    data = customer.to_dict()  # stripe-python objects are not dicts: no .get()
+    if data.get("deleted"):
         return None, False
-    metadata = customer.get("metadata") or {}
+    metadata = data.get("metadata") or {}
     return (metadata.get("user_id") or hint_user_id), True
 
 
@@ -237,7 +238,8 @@ def subscriptions_reconcile(*, dry_run: bool = False) -> list[SyncResult]:
         .order_by("pk")
         .values_list("stripe_customer_id", flat=True)
     )
-    for customer_id in customers.iterator():
+    for maybe_id in customers.iterator():
+        customer_id = str(maybe_id)  # NULL and "" are excluded above
         try:
             result = customer_sync(customer_id=customer_id, dry_run=dry_run)
         except stripe.StripeError as exc:

@@ -35,7 +35,7 @@ def webhook_event_enqueue(event_id: str) -> bool:
     again once the broker is back.
     """
     try:
-        process_webhook_event.apply_async(args=[event_id], retry=False)
+        process_webhook_event.apply_async(args=(event_id,), retry=False)
     except Exception as exc:
         logger.warning(
             "Stripe event %s stored but not enqueued (%s: %s); the sweep will pick it up",
