@@ -285,6 +285,15 @@ async def get_account(request):
     return json_response(account)
 
 
+async def list_product_features(request):
+    """Stripe: ``GET /v1/products/{id}/features`` (Entitlements). dj-stripe lists them when it
+    mirrors a product; the stand-in has none, so an empty list (404 for an unknown product)."""
+    product_id = request.match_info["id"]
+    R.Product._api_retrieve(product_id)  # 404 for an unknown product, as Stripe
+    url = f"/v1/products/{product_id}/features"
+    return json_response({"object": "list", "data": [], "has_more": False, "url": url})
+
+
 async def create_webhook_endpoint(request):
     data = await ls.get_post_data(request) or {}
     data.pop("expand", None)
@@ -422,6 +431,7 @@ def build_app(access_log: bool = False) -> web.Application:
     )
     r.add_get("/v1/account", get_account)
     r.add_get("/v1/accounts/{id}", get_account)
+    r.add_get("/v1/products/{id}/features", list_product_features)
     r.add_post("/v1/webhook_endpoints", create_webhook_endpoint)
     add_resource_routes(r, customers.WebhookEndpoint, skip={("POST", "/v1/webhook_endpoints")})
     add_resource_routes(r, Price)

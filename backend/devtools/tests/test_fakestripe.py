@@ -757,3 +757,12 @@ def test_webhook_endpoint_objects_receive_their_events(client):
 def test_zz_no_internal_errors_in_the_server_log(fake):
     """Runs last: nothing above crashed inside the stand-in (no 500 api_error)."""
     assert "internal error" not in fake.log_tail(100000)
+
+
+def test_product_features_list_is_empty_and_404s_for_unknown_products(client, price):
+    """dj-stripe lists a product's entitlement features when it mirrors the product."""
+    product_id = price.product if isinstance(price.product, str) else price.product.id
+    assert client.v1.products.features.list(product_id).data == []
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.products.features.list("prod_missing")
+    assert missing.value.http_status == 404
