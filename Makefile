@@ -41,7 +41,7 @@ run: venv frontend-build ## The whole product on http://127.0.0.1:$${PORT:-8000}
 
 # --- Quality -----------------------------------------------------------------------
 
-lint: venv ## ruff (lint + format check) and mypy with django-stubs
+lint: venv frontend-lint ## ruff (lint + format check), mypy with django-stubs, ESLint + Prettier
 	cd backend && $(BIN)/ruff check .
 	cd backend && $(BIN)/ruff format --check .
 	cd backend && $(BIN)/mypy .
@@ -55,12 +55,16 @@ format: venv ## Apply ruff's fixes and formatting
 RESULTS := var/test-results
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-test: venv apt lint ## Everything CI runs: lint, backend on SQLite and on PostgreSQL, frontend
+test: venv apt lint ## Everything CI runs: lint, backend on SQLite and PostgreSQL, frontend, browser
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@echo "+ backend tests on SQLite (with Redis)"
 	cd backend && $(BIN)/python -m devtools.services --redis -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/sqlite.xml $(PYTEST_ARGS)
 	@echo "+ backend tests on PostgreSQL (with Redis)"
 	cd backend && $(BIN)/python -m devtools.services --redis --postgres -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS)
+	@echo "+ frontend unit tests"
+	$(MAKE) --no-print-directory frontend-test
+	cp frontend/test-results/vitest.json $(RESULTS)/vitest.json
+	@echo "+ all runners together:"
 	@$(BIN)/python scripts/summarize.py $(RESULTS)
 
 test-fast: venv apt ## Inner loop: SQLite, reuse the test database, stop at the first failure
