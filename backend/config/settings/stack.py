@@ -1,0 +1,59 @@
+"""TEST-ONLY: production settings plus the offline stand-ins, for `make stack` and its e2e runs.
+
+This module exists so the production topology (NGINX → gunicorn → PostgreSQL/Redis, Celery
+worker + beat) can be exercised on one machine with no Stripe or LinkedIn account. It is
+``config.settings.production`` with exactly these differences, and nothing else:
+
+* ``DEVTOOLS_ALLOWED = True``: the offline Stripe stand-in (``STRIPE_API_HOST``, the dummy
+  ``*_offline*`` keys), its same-origin Stripe.js proxy (``/js.stripe.com/v3/``, ``/v1/``) and
+  the dev LinkedIn (``/_dev/oidc/``) are accepted and mounted;
+* plain http on loopback: ``SECURE_SSL_REDIRECT``, the ``Secure`` cookie flags and
+  ``SOCIAL_AUTH_REDIRECT_IS_HTTPS`` are off (there is no TLS here, and a forced https
+  redirect_uri could not be reached). HSTS and every other production setting stay.
+
+It refuses to load unless ``OPENSEC_STACK_E2E=1`` is in the environment (devtools/stack.py
+sets it for the processes it starts), it refuses live Stripe keys, and ``DEBUG`` is never on.
+See docs/deploy.md ("make stack").
+"""
+
+import os
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+
+if os.environ.get("OPENSEC_STACK_E2E") != "1":
+    raise ImproperlyConfigured(
+        "config.settings.stack is the test-only `make stack` configuration (production plus "
+        "the offline stand-ins). It loads only with OPENSEC_STACK_E2E=1; never deploy it. "
+        "Use config.settings.production."
+    )
+
+from .production import *  # noqa: F403
+from .production import STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY
+
+if STRIPE_SECRET_KEY.startswith("sk_live_") or STRIPE_PUBLISHABLE_KEY.startswith("pk_live_"):
+    raise ImproperlyConfigured(
+        "config.settings.stack refuses live Stripe keys: it allows the dev stand-ins."
+    )
+
+DEBUG = False
+DEVTOOLS_ALLOWED = True
+
+# No TLS on loopback (see the docstring). Everything else stays as in production.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = False
+
+# The Stripe.js stand-in is served same-origin through Django's dev proxy.
+STRIPE_JS_URL = "/js.stripe.com/v3/"
+DEV_OIDC_CLIENT_ID = "dev-oidc-client-id-not-a-linkedin-key"
+DEV_OIDC_CLIENT_SECRET = "dev-oidc-client-secret-not-a-linkedin-secret"
+
+if not os.environ.get("OPENSEC_STACK_QUIET"):
+    print(
+        "!! config.settings.stack: TEST-ONLY settings (production + offline Stripe and LinkedIn "
+        f"stand-ins, plain http), pid {os.getpid()}. Never deploy this.",
+        file=sys.stderr,
+        flush=True,
+    )
