@@ -100,5 +100,32 @@ def api(user: Any) -> APIClient:
 
 
 @pytest.fixture
+def free_user(db: Any) -> Any:
+    from accounts.models import User
+
+    return User.objects.create_user(username="free", email="free@example.com")
+
+
+@pytest.fixture
+def premium_user(db: Any) -> Any:
+    """A user whose stored entitlement says premium for 30 more days (no Stripe involved)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import User
+    from billing.models import BillingAccount
+
+    user = User.objects.create_user(username="premium", email="premium@example.com")
+    BillingAccount.objects.create(
+        user=user,
+        subscription_id="sub_test",
+        stripe_status="active",
+        premium_until=timezone.now() + timedelta(days=30),
+    )
+    return user
+
+
+@pytest.fixture
 def guest() -> APIClient:
     return APIClient()

@@ -1,11 +1,6 @@
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import User
-from billing.models import BillingAccount
 from filings.services import demo_filing_paths, filing_load_file
 
 
@@ -20,23 +15,6 @@ def _database_quota_counter(settings):
 def demo(db):
     """The three shipped filings, loaded."""
     return [filing_load_file(path=path).filing for path in demo_filing_paths()]
-
-
-@pytest.fixture
-def free_user(db):
-    return User.objects.create_user(username="free", email="free@example.com")
-
-
-@pytest.fixture
-def premium_user(db):
-    user = User.objects.create_user(username="premium", email="premium@example.com")
-    BillingAccount.objects.create(
-        user=user,
-        subscription_id="sub_test",
-        stripe_status="active",
-        premium_until=timezone.now() + timedelta(days=30),
-    )
-    return user
 
 
 @pytest.fixture
