@@ -1,0 +1,154 @@
+"""Production settings refuse the stand-ins and missing secrets; the stack settings are a
+loud, test-only exception; the image's gunicorn config loads. Each case is a fresh process
+(settings are read once per process), run like the image runs manage.py."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BACKEND = Path(__file__).resolve().parents[2]
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "test-only-secret-key-4f9c1e7a2b8d3f6e0a5c9b1d7e2f8a3c-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "opensecdata.example",
+    "STRIPE_SECRET_KEY": "sk_test_settingstest000000000000000",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_settingstest000000000000000",
+    "STRIPE_WEBHOOK_SECRET": "whsec_settingstest00000000000000000",
+    "JWT_SIGNING_KEY": "test-only-jwt-signing-key-0123456789abcdef0123",
+    "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY": "test-linkedin-client-id",
+    "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET": "test-linkedin-client-secret",
+    "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT": "https://www.linkedin.com/oauth",
+    "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "STRIPE_API_HOST": "",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    # Only what these tests set (and PATH/HOME), so the developer's environment cannot leak in;
+    # the repo's .env still may, and every variable that matters is set here explicitly.
+    base = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+    base["VAR_DIR"] = str(BACKEND.parent / "var" / "settings-tests")
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BACKEND,
+        env={**base, **PRODUCTION_ENV, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_check_deploy_is_clean() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_the_offline_stripe_and_the_dev_linkedin() -> None:
+    result = manage(
+        "check",
+        STRIPE_API_HOST="http://127.0.0.1:8420",
+        STRIPE_SECRET_KEY="sk_test_offline0000000000000000000000",
+        SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT="http://127.0.0.1:8000/_dev/oidc",
+        SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY="dev-oidc-client-id-not-a-linkedin-key",
+    )
+    assert result.returncode != 0
+    for code in ("billing.E001", "billing.E002", "accounts.E001", "accounts.E002"):
+        assert code in result.stderr, code
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DJANGO_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DJANGO_ALLOWED_HOSTS",
+    ],
+)
+def test_production_stops_with_a_sentence_naming_a_missing_variable(name: str) -> None:
+    result = manage("check", **{name: ""})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{name} is not set" in result.stderr
+
+
+def test_production_trusts_one_proxy_and_logs_json() -> None:
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; import logging; "
+        "print(s.TRUSTED_PROXY_COUNT, s.DEBUG, s.DEVTOOLS_ALLOWED, s.SECURE_PROXY_SSL_HEADER); "
+        "logging.getLogger('probe').warning('key %s', 'sk_live_abcdefghijklmnop1234')",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 False False ('HTTP_X_FORWARDED_PROTO', 'https')" in result.stdout
+    line = next(x for x in result.stderr.splitlines() if '"logger": "probe"' in x)
+    assert '"level": "WARNING"' in line
+    assert "sk_live_" not in line and "[redacted]" in line
+
+
+def test_stack_settings_load_only_with_the_explicit_switch() -> None:
+    result = manage("check", DJANGO_SETTINGS_MODULE="config.settings.stack")
+    assert result.returncode != 0
+    assert "OPENSEC_STACK_E2E=1" in result.stderr
+
+
+def test_stack_settings_are_production_plus_the_standins_and_say_so() -> None:
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.DEVTOOLS_ALLOWED, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, "
+        "s.SECURE_HSTS_SECONDS, s.TRUSTED_PROXY_COUNT, s.STRIPE_JS_URL)",
+        DJANGO_SETTINGS_MODULE="config.settings.stack",
+        OPENSEC_STACK_E2E="1",
+        STRIPE_API_HOST="http://127.0.0.1:8420",
+        STRIPE_SECRET_KEY="sk_test_offline0000000000000000000000",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "False True False False 31536000 1 /js.stripe.com/v3/" in result.stdout
+    assert "TEST-ONLY" in result.stderr
+    check = manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="config.settings.stack",
+        OPENSEC_STACK_E2E="1",
+        STRIPE_API_HOST="http://127.0.0.1:8420",
+        SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT="http://127.0.0.1:1/_dev/oidc",
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_stack_settings_refuse_live_stripe_keys() -> None:
+    result = manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="config.settings.stack",
+        OPENSEC_STACK_E2E="1",
+        STRIPE_SECRET_KEY="sk_live_0000000000000000000000000000",
+    )
+    assert result.returncode != 0
+    assert "refuses live Stripe keys" in result.stderr
+
+
+def test_gunicorn_config_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUNICORN_BIND", "127.0.0.1:9999")
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.setenv("GUNICORN_THREADS", "4")
+    config = runpy.run_path(str(BACKEND / "config" / "gunicorn.py"))
+    assert config["bind"] == ["127.0.0.1:9999"]
+    assert config["workers"] == 3
+    assert config["worker_class"] == "gthread"
+    assert config["wsgi_app"] == "config.wsgi:application"
+    assert config["control_socket_disable"] is True
+    formatter = config["logconfig_dict"]["formatters"]["json"]["()"]
+    assert formatter == "config.jsonlog.JsonFormatter"
