@@ -322,6 +322,44 @@ def test_stripe_down_mid_flow_is_503_and_a_retry_duplicates_nothing(tmp_path, us
         assert len(subscriptions_of(fake, user)) == 1
 
 
+def test_stripe_5xx_is_502_and_the_retry_makes_one_customer_and_subscription(
+    stripe_ready, api, user
+):
+    stripe_ready.inject_fault("/v1/subscriptions", action="error", status=500)
+    failed = buy(api, None)
+    assert failed.status_code == 502
+    assert "try again" in failed.json()["detail"]
+    assert api.get(STATUS).json()["state"] == "none"
+
+    ok = buy(api, None)
+    assert ok.status_code == 201, ok.content
+    assert [s.id for s in subscriptions_of(stripe_ready, user)] == [ok.json()["subscription_id"]]
+    creates = [r for r in stripe_ready.requests_log() if r["path"] == "/v1/customers"]
+    assert len(creates) == 1  # the customer made before the failure was kept and reused
+
+
+def test_an_answer_lost_after_stripe_acted_is_recovered_by_the_idempotency_key(
+    stripe_ready, api, user
+):
+    """Stripe creates the subscription but the connection drops before the answer."""
+    stripe_ready.inject_fault("/v1/subscriptions", action="drop")
+    lost = buy(api, None)
+    assert lost.status_code == 503
+    made = subscriptions_of(stripe_ready, user)
+    assert len(made) == 1  # it exists at Stripe; the app does not know it yet
+
+    retry = buy(api, None)
+    assert retry.status_code == 201, retry.content
+    assert retry.json()["subscription_id"] == made[0].id
+    assert len(subscriptions_of(stripe_ready, user)) == 1
+    posts = [
+        r
+        for r in stripe_ready.requests_log()
+        if r["method"] == "POST" and r["path"] == "/v1/subscriptions"
+    ]
+    assert len(posts) == 2 and posts[0]["idempotency_key"] == posts[1]["idempotency_key"]
+
+
 # --- Seed data ---------------------------------------------------------------------
 
 

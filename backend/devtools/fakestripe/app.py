@@ -45,6 +45,8 @@ IDEMPOTENCY_STORE_KEY = "fakestripe:idempotency"
 CORS_HEADERS = "Content-Type, Accept, Authorization, Idempotency-Key, Stripe-Version"
 
 journal: list[dict] = []
+#: Faults to inject into the next matching ``/v1/`` requests (``POST /_config/faults``).
+faults: list[dict] = []
 
 
 def json_response(data, status=200, headers=None):
@@ -75,6 +77,36 @@ async def journal_mw(request, handler):
     response.headers["Request-Id"] = rid
     if isinstance(response, web.HTTPException) and response.status >= 400:
         raise response
+    return response
+
+
+def _take_fault(request) -> dict | None:
+    for fault in faults:
+        if request.method == fault["method"] and request.path.startswith(fault["path"]):
+            fault["remaining"] -= 1
+            if fault["remaining"] <= 0:
+                faults.remove(fault)
+            return fault
+    return None
+
+
+@web.middleware
+async def faults_mw(request, handler):
+    """Stripe failing on purpose, for the app's failure tests.
+
+    ``error``: answer ``status`` (a 5xx) before doing anything, as an outage of Stripe's API.
+    ``drop``: do the request (objects are created, the idempotent result is saved) and then
+    close the connection without an answer, as a timeout after Stripe acted.
+    """
+    fault = _take_fault(request) if request.path.startswith("/v1/") else None
+    if fault is None:
+        return await handler(request)
+    if fault["action"] == "error":
+        body = {"error": {"type": "api_error", "message": "Injected failure of the stand-in."}}
+        return json_response(body, status=fault["status"])
+    response = await handler(request)
+    if request.transport is not None:
+        request.transport.close()
     return response
 
 
@@ -334,6 +366,29 @@ async def get_requests(request):
     return json_response(list(journal))
 
 
+async def add_fault(request):
+    """``{"method": "POST", "path": "/v1/subscriptions", "action": "error"|"drop",
+    "status": 500, "count": 1}``: the next ``count`` matching requests fail that way."""
+    data = await request.json()
+    action = data.get("action", "error")
+    if action not in ("error", "drop") or not str(data.get("path", "")).startswith("/v1/"):
+        raise invalid_request("Give action 'error' or 'drop' and a path starting with /v1/.")
+    fault = {
+        "method": str(data.get("method", "POST")).upper(),
+        "path": data["path"],
+        "action": action,
+        "status": int(data.get("status", 500)),
+        "remaining": int(data.get("count", 1)),
+    }
+    faults.append(fault)
+    return json_response(fault)
+
+
+async def clear_faults(request):
+    faults.clear()
+    return json_response({"cleared": True})
+
+
 async def clear_requests(request):
     journal.clear()
     return json_response({"cleared": True})
@@ -406,7 +461,7 @@ LOCALSTRIPE_CLASSES = (
 
 def build_app(access_log: bool = False) -> web.Application:
     app = web.Application(
-        middlewares=[journal_mw, cors_mw, idempotency_mw, errors_mw, auth_mw, persist_mw]
+        middlewares=[journal_mw, faults_mw, cors_mw, idempotency_mw, errors_mw, auth_mw, persist_mw]
     )
     app.on_response_prepare.append(add_cors_headers)
     r = app.router
@@ -420,6 +475,8 @@ def build_app(access_log: bool = False) -> web.Application:
     r.add_get("/_config/requests", get_requests)
     r.add_delete("/_config/requests", clear_requests)
     r.add_get("/_config/deliveries", get_deliveries)
+    r.add_post("/_config/faults", add_fault)
+    r.add_delete("/_config/faults", clear_faults)
     r.add_post("/_config/subscriptions/{id}/renew", _sub_helper(subscriptions.renew))
     r.add_post(
         "/_config/subscriptions/{id}/fail_renewal",

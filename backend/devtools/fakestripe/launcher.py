@@ -223,6 +223,23 @@ class FakeStripe:
     def clear_requests_log(self) -> None:
         self._call("DELETE", "/_config/requests")
 
+    def inject_fault(
+        self,
+        path: str,
+        *,
+        method: str = "POST",
+        action: str = "error",
+        status: int = 500,
+        count: int = 1,
+    ) -> None:
+        """Make the next ``count`` ``method path*`` requests fail: ``error`` answers ``status``
+        without acting; ``drop`` acts, then closes the connection without an answer."""
+        self._call(
+            "POST",
+            "/_config/faults",
+            {"method": method, "path": path, "action": action, "status": status, "count": count},
+        )
+
     def deliveries(self) -> list[dict]:
         """Webhook delivery attempts: ``{"event", "type", "target", "status", "attempts", ...}``."""
         return self._call("GET", "/_config/deliveries")
