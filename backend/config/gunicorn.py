@@ -75,6 +75,11 @@ logconfig_dict = {
             "handlers": ["error_console"],
             "propagate": False,
         },
-        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        # With a logconfig_dict gunicorn always emits access lines: drop them unless asked.
+        "gunicorn.access": {
+            "level": "INFO" if accesslog else "CRITICAL",
+            "handlers": ["console"] if accesslog else [],
+            "propagate": False,
+        },
     },
 }

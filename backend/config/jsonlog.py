@@ -62,6 +62,15 @@ _PATTERNS = [
         ),
         r"\1=" + REDACTED,
     ),
+    # Query parameters that carry credentials (sign-in codes, state, keys).
+    (
+        re.compile(
+            r"([?&](?:code|state|key|secret|client_secret|password|access_token|refresh)=)"
+            r"[^&\s\"']+",
+            re.IGNORECASE,
+        ),
+        r"\1" + REDACTED,
+    ),
     # user:password@host in URLs.
     (
         re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@", re.IGNORECASE),

@@ -117,20 +117,28 @@ def production_values(**overrides: str) -> dict[str, str]:
     return values
 
 
-def write_nginx_config(run_dir: Path, values: Mapping[str, str], *, devtools: bool) -> Path:
+def write_nginx_config(
+    run_dir: Path, values: Mapping[str, str], *, devtools: bool, log_dir: Path | None = None
+) -> Path:
     """Render the main file and the server config under ``run_dir``; the main file's path.
 
     ``run_dir`` gets nginx.conf, conf.d/default.conf, extra/ (EXTRA_CONF_DIR: the stand-ins'
-    routes when ``devtools``), tmp/ and the logs. ``values`` override EXTRA_CONF_DIR and
-    ACCESS_LOG to point into ``run_dir``.
+    routes when ``devtools``) and tmp/; the access and error logs go to ``log_dir`` (default
+    ``run_dir``/logs). EXTRA_CONF_DIR and ACCESS_LOG of ``values`` are replaced accordingly.
     """
     run_dir = Path(run_dir)
-    for sub in ("conf.d", "extra", "tmp", "logs"):
+    for sub in ("conf.d", "extra", "tmp"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    logs = run_dir / "logs"
+    if log_dir is None:
+        logs.mkdir(exist_ok=True)
+    elif not logs.exists():
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        logs.symlink_to(Path(log_dir).resolve(), target_is_directory=True)
     values = {
         **values,
         "EXTRA_CONF_DIR": str(run_dir / "extra"),
-        "ACCESS_LOG": str(run_dir / "logs" / "nginx-access.log"),
+        "ACCESS_LOG": str(logs / "nginx-access.log"),
     }
     server = render(SERVER_TEMPLATE.read_text(), values)
     (run_dir / "conf.d" / "default.conf").write_text(server)
@@ -588,7 +596,7 @@ def run(args: argparse.Namespace) -> int:
                 STATIC_ROOT=str(run_dir / "static"),
                 CSP_EXTRA_SOURCES=args.csp_extra_sources,
             )
-            conf = write_nginx_config(run_dir / "nginx", values, devtools=True)
+            conf = write_nginx_config(run_dir / "nginx", values, devtools=True, log_dir=log_dir)
             result = nginx_test(conf)
             if result.returncode != 0:
                 raise RuntimeError(f"nginx -t refused {conf}:\n{result.stdout}{result.stderr}")
@@ -647,8 +655,6 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             if stack is not None:
                 stack.stop_all()
-                with contextlib.suppress(OSError):
-                    shutil.copytree(run_dir / "nginx" / "logs", log_dir, dirs_exist_ok=True)
             say("stopped")
 
 

@@ -65,6 +65,7 @@ def test_headers_cookies_and_client_secrets_are_redacted() -> None:
         "csrftoken=tok3nvalue123 Stripe-Signature: t=1700000000,v1="
         + "a" * 64
         + " pi_3Nabc_secret_XYZ987 postgres://user:hunter2pass@db:5432/x"
+        + ' "GET /auth/complete/linkedin-openidconnect/?code=C0deValue9&state=St4teValue HTTP/1.1"'
     )
     redacted = redact_text(text, secrets=[])
     for leaked in (
@@ -74,6 +75,8 @@ def test_headers_cookies_and_client_secrets_are_redacted() -> None:
         "a" * 64,
         "XYZ987",
         "hunter2pass",
+        "C0deValue9",
+        "St4teValue",
     ):
         assert leaked not in redacted, leaked
     assert "pi_3Nabc_secret_[redacted]" in redacted

@@ -152,3 +152,5 @@ def test_gunicorn_config_reads_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert config["control_socket_disable"] is True
     formatter = config["logconfig_dict"]["formatters"]["json"]["()"]
     assert formatter == "config.jsonlog.JsonFormatter"
+    # No access lines unless GUNICORN_ACCESS_LOG asks (NGINX logs requests, without queries).
+    assert config["logconfig_dict"]["loggers"]["gunicorn.access"]["handlers"] == []
