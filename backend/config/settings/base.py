@@ -267,13 +267,15 @@ if CELERY_BROKER_URL == "filesystem://":
     # does not create it, and a publish into a missing folder fails: make it here, where
     # every process (runserver, worker, beat, manage.py) configures the Celery app.
     _queue = VAR_DIR / "celery-broker"
-    for _folder in (_queue / "out", _queue / "processed"):
+    for _folder in (_queue / "out", _queue / "processed", _queue / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "out"),
         "data_folder_out": str(_queue / "out"),
         "processed_folder": str(_queue / "processed"),
         "store_processed": False,
+        # Broadcast (pidbox) exchanges; kombu's default is ./control in the working directory.
+        "control_folder": str(_queue / "control"),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
