@@ -1,0 +1,139 @@
+// Accessibility basics of the sign-in, purchase and account pages: every field and button has an
+// accessible name, the purchase works with the keyboard alone, and axe-core finds no serious or
+// critical naming/labelling problem (its other findings are reported, not failed).
+import AxeBuilder from '@axe-core/playwright'
+import { expect, test } from '@playwright/test'
+import { CARDS, signIn, uniqueEmail } from './helpers.mjs'
+
+// axe rules about labels and accessible names: serious/critical violations of these fail the test.
+const NAME_RULES = new Set([
+  'label',
+  'label-title-only',
+  'button-name',
+  'input-button-name',
+  'select-name',
+  'link-name',
+  'aria-input-field-name',
+  'aria-command-name',
+  'aria-toggle-field-name',
+  'aria-dialog-name',
+  'aria-progressbar-name',
+  'aria-meter-name',
+  'aria-tooltip-name',
+  'image-alt',
+  'svg-img-alt',
+  'frame-title',
+  'document-title',
+])
+const FAILING_IMPACTS = new Set(['serious', 'critical'])
+
+const FIELDS =
+  'input:not([type="hidden"]), select, textarea, [role="textbox"], [role="combobox"], [role="checkbox"]'
+const BUTTONS = 'button, [role="button"], input[type="submit"]'
+
+/** Every visible field and button has a non-empty accessible name; returns how many were checked. */
+async function expectNamed(page, where) {
+  const checked = { fields: 0, buttons: 0 }
+  for (const [kind, selector] of [
+    ['fields', FIELDS],
+    ['buttons', BUTTONS],
+  ]) {
+    const all = page.locator(selector)
+    const count = await all.count()
+    for (let i = 0; i < count; i++) {
+      const element = all.nth(i)
+      if (!(await element.isVisible())) continue
+      const html = await element.evaluate((e) => e.outerHTML.slice(0, 160))
+      await expect(element, `${where}: no accessible name: ${html}`).toHaveAccessibleName(/\S/, {
+        timeout: 2_000,
+      })
+      checked[kind]++
+    }
+  }
+  return checked
+}
+
+async function axe(page, where, testInfo) {
+  const { violations, passes } = await new AxeBuilder({ page }).analyze()
+  expect(passes.length, `axe checked something on ${where}`).toBeGreaterThan(0)
+  const failing = violations.filter((v) => NAME_RULES.has(v.id) && FAILING_IMPACTS.has(v.impact))
+  const others = violations.filter((v) => !failing.includes(v))
+  const line = (v) => `${v.id} (${v.impact}, ${v.nodes.length}x): ${v.help}`
+  for (const v of others) {
+    testInfo.annotations.push({ type: 'axe', description: `${where}: ${line(v)}` })
+  }
+  await testInfo.attach(`axe-${where}.json`, {
+    body: JSON.stringify(violations, null, 2),
+    contentType: 'application/json',
+  })
+  if (others.length) console.log(`axe on ${where}, reported only:\n  ${others.map(line).join('\n  ')}`)
+  expect(
+    failing.map((v) => `${line(v)}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    `axe on ${where}: serious/critical label and name violations`,
+  ).toEqual([])
+}
+
+test('sign-in, purchase and account pages: named fields and buttons, axe-core', async ({
+  page,
+}, testInfo) => {
+  await page.goto('/login')
+  await expect(page.getByTestId('linkedin-sign-in')).toBeEnabled()
+  await expect(page.getByRole('button', { name: 'Sign in with LinkedIn' })).toBeVisible()
+  expect((await expectNamed(page, 'sign-in')).buttons).toBeGreaterThan(0)
+  await axe(page, 'sign-in', testInfo)
+
+  await signIn(page, uniqueEmail(testInfo))
+
+  await page.goto('/premium')
+  await expect(page.getByTestId('card-number')).toBeVisible()
+  await expect(page.getByTestId('purchase-button')).toBeEnabled()
+  // The card inputs are found by their names, as a screen reader user would.
+  await expect(page.getByRole('textbox', { name: 'Card number' })).toBeVisible()
+  await expect(page.getByRole('textbox', { name: /CVC/ })).toBeVisible()
+  await expect(page.getByTestId('card-element')).toHaveAccessibleName('Card details')
+  expect(await expectNamed(page, 'purchase')).toMatchObject({ fields: 5 })
+  await axe(page, 'purchase', testInfo)
+
+  await page.goto('/account')
+  await page.getByTestId('token-create').click()
+  await expect(page.getByTestId('token-access')).toBeVisible()
+  await expect(page.getByRole('textbox', { name: 'Access token' })).toBeVisible()
+  await expect(page.getByRole('textbox', { name: 'Refresh token to revoke' })).toBeVisible()
+  const account = await expectNamed(page, 'account')
+  expect(account.fields, 'access, refresh and revoke fields').toBeGreaterThanOrEqual(3)
+  expect(account.buttons).toBeGreaterThan(0)
+  await axe(page, 'account', testInfo)
+})
+
+test('keyboard only: Tab through the card field to Purchase and press Enter', async ({ page }, testInfo) => {
+  await signIn(page, uniqueEmail(testInfo))
+  await page.goto('/premium')
+  await expect(page.getByTestId('purchase-button')).toBeEnabled()
+
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-test') ?? '')
+  async function tabTo(testId, max) {
+    for (let i = 0; i < max && (await focused()) !== testId; i++) await page.keyboard.press('Tab')
+    expect(await focused(), `Tab reaches ${testId}`).toBe(testId)
+  }
+
+  await page.locator('body').focus()
+  await tabTo('card-number', 40)
+  await page.keyboard.type(CARDS.ok)
+  const year = String((new Date().getUTCFullYear() + 3) % 100)
+  for (const [testId, value] of [
+    ['card-exp-month', '12'],
+    ['card-exp-year', year],
+    ['card-cvc', '123'],
+    ['card-postal-code', '10001'],
+  ]) {
+    // The card field may move the focus on by itself once a part is complete; else Tab.
+    await tabTo(testId, 1)
+    await page.keyboard.type(value)
+  }
+  await expect(page.getByTestId('card-number')).toHaveValue(/^4242 ?4242 ?4242 ?4242$/)
+  await expect(page.getByTestId('card-cvc')).toHaveValue('123')
+  await tabTo('purchase-button', 5)
+  await page.keyboard.press('Enter')
+  await expect(page.getByTestId('purchase-success')).toContainText('You are Premium now')
+  await expect(page.getByTestId('tier-badge')).toHaveAttribute('data-tier', 'premium')
+})

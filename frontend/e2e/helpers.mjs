@@ -1,0 +1,118 @@
+// Shared steps of the browser journey. Every URL comes from the base URL (playwright.config.mjs)
+// and from GET /api/stripe/config/, so the tests do not care how the stack was started.
+import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { expect } from '@playwright/test'
+
+export const CARDS = {
+  ok: '4242424242424242',
+  threeDSecure: '4000002500003155',
+  declined: '4000000000000002',
+}
+
+export const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/** Like the app: ISO-8601 → "26 Dec 2026" in UTC. */
+export function day(iso) {
+  const d = new Date(iso)
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`
+}
+
+/** Stripe price → the words a person should read, e.g. "USD 20.00 per month". */
+export function priceWords(price) {
+  const amount = (price.unit_amount / 100).toFixed(2)
+  return `${price.currency.toUpperCase()} ${amount}${price.interval ? ` per ${price.interval}` : ''}`
+}
+
+/** A new e-mail per test: tests never share a user, and reruns against one stack never collide. */
+export function uniqueEmail(testInfo, prefix = 'e2e') {
+  const slug = testInfo.title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 30)
+  return `${prefix}-${slug}-${Date.now().toString(36)}${randomBytes(3).toString('hex')}@example.com`
+}
+
+export async function stripeConfig(request) {
+  const res = await request.get('/api/stripe/config/')
+  expect(res.status(), 'GET /api/stripe/config/').toBe(200)
+  return res.json()
+}
+
+/** Server state of the signed-in user of this page's context (same cookies). */
+export async function accountState(page) {
+  const res = await page.request.get('/api/account/')
+  expect(res.status(), 'GET /api/account/').toBe(200)
+  return res.json()
+}
+
+export async function subscriptionState(page) {
+  const res = await page.request.get('/api/stripe/subscription/')
+  expect(res.status(), 'GET /api/stripe/subscription/').toBe(200)
+  return res.json()
+}
+
+/** Requests for Stripe.js (the official host or the stand-in's same-origin path). */
+export function recordStripeJs(page) {
+  const seen = []
+  page.on('request', (req) => {
+    const url = req.url()
+    if (/\/\/js\.stripe\.com\/|\/js\.stripe\.com\/v3/.test(url)) seen.push(url)
+  })
+  return seen
+}
+
+/**
+ * Sign in through the LinkedIn stand-in: "Sign in with LinkedIn", then the stand-in's "Sign in"
+ * with this test's own e-mail. Ends on the account page.
+ */
+export async function signIn(page, email, { name = 'Dana Demo', from = '/login' } = {}) {
+  await page.goto(from)
+  await page.getByTestId('linkedin-sign-in').click()
+  // The stand-in's "Sign in as" form (real LinkedIn in production).
+  await page.getByLabel('Name', { exact: true }).fill(name)
+  await page.getByLabel('E-mail').fill(email)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page).toHaveURL(/\/account$/)
+  await expect(page.getByTestId('account-email')).toHaveText(email)
+}
+
+/** The card field of the purchase page: the stand-in's plain inputs. */
+export async function fillCard(page, number) {
+  await expect(page.getByTestId('card-number')).toBeVisible()
+  await page.getByTestId('card-number').fill(number)
+  await page.getByTestId('card-exp-month').fill('12')
+  await page.getByTestId('card-exp-year').fill(String((new Date().getUTCFullYear() + 3) % 100))
+  await page.getByTestId('card-cvc').fill('123')
+  await page.getByTestId('card-postal-code').fill('10001')
+}
+
+/** Premium page → card → Purchase → success banner (no 3-D Secure). */
+export async function buyPremium(page, number = CARDS.ok) {
+  await page.goto('/premium')
+  await fillCard(page, number)
+  await page.getByTestId('purchase-button').click()
+  await expect(page.getByTestId('purchase-success')).toContainText('You are Premium now')
+  await expect(page.getByTestId('tier-badge')).toHaveAttribute('data-tier', 'premium')
+}
+
+/** A mark in the page's JS heap: gone after any full page load. */
+export async function markDocument(page) {
+  const mark = randomBytes(6).toString('hex')
+  await page.evaluate((m) => {
+    window.__e2eMark = m
+  }, mark)
+  return async () => {
+    const still = await page.evaluate(() => window.__e2eMark)
+    expect(still, 'the page was not reloaded').toBe(mark)
+  }
+}
+
+export function screenshotPath(name) {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  return `${SCREENSHOTS}${name}.png`
+}

@@ -1,0 +1,41 @@
+// The pictures in docs/screenshots/ (README): the purchase page and the account page, on a desktop
+// and on a phone-sized screen (390 x 844). Overwritten on every run.
+import { expect, test } from '@playwright/test'
+import { CARDS, fillCard, screenshotPath, signIn } from './helpers.mjs'
+
+const DESKTOP = { width: 1280, height: 800 }
+const PHONE = { width: 390, height: 844 }
+
+async function shoot(page, name) {
+  // No focus ring, fonts loaded, animations stopped: the same picture every run.
+  await page.evaluate(async () => {
+    document.activeElement?.blur()
+    await document.fonts.ready
+  })
+  await page.screenshot({ path: screenshotPath(name), fullPage: true, animations: 'disabled', caret: 'hide' })
+}
+
+test('screenshots of the purchase and account pages (desktop and phone)', async ({ page }) => {
+  await page.setViewportSize(DESKTOP)
+  // A readable, still unique address: the pictures go into the README.
+  await signIn(page, `dana.demo+${Date.now().toString(36)}@example.com`, { name: 'Dana Demo' })
+
+  await page.goto('/premium')
+  await fillCard(page, CARDS.ok)
+  await expect(page.getByTestId('purchase-button')).toBeEnabled()
+  await shoot(page, 'purchase-desktop')
+  await page.setViewportSize(PHONE)
+  await expect(page.getByTestId('menu-button')).toBeVisible()
+  await shoot(page, 'purchase-phone')
+
+  await page.setViewportSize(DESKTOP)
+  await page.getByTestId('purchase-button').click()
+  await expect(page.getByTestId('purchase-success')).toBeVisible()
+  await page.getByTestId('go-account').click()
+  await expect(page.getByTestId('account-tier')).toHaveText('Premium')
+  await expect(page.getByTestId('usage-meter')).toBeVisible()
+  await shoot(page, 'account-desktop')
+  await page.setViewportSize(PHONE)
+  await expect(page.getByTestId('menu-button')).toBeVisible()
+  await shoot(page, 'account-phone')
+})
