@@ -40,6 +40,7 @@ const work = mkdtempSync(join(tmpdir(), 'opensec-e2e-'))
 const playwrightJson = join(work, 'playwright.json')
 const stackLog = join(dirname(report), 'e2e-stack.log')
 let stack = null
+let playwright = null
 
 function say(message) {
   console.log(`+ ${message}`)
@@ -129,12 +130,17 @@ function runPlaywright(baseUrl, extraArgs) {
   const cli = binPath('@playwright/test', 'playwright')
   const args = [cli, 'test', '-c', join(frontend, 'e2e', 'playwright.config.mjs'), ...extraArgs]
   say(`playwright test against ${baseUrl}`)
-  const child = spawn(process.execPath, args, {
+  const child = (playwright = spawn(process.execPath, args, {
     cwd: frontend,
     stdio: 'inherit',
     env: { ...process.env, E2E_BASE_URL: baseUrl, E2E_PLAYWRIGHT_JSON: playwrightJson },
-  })
-  return new Promise((res) => child.once('exit', (code, signal) => res(code ?? (signal ? 1 : 0))))
+  }))
+  return new Promise((res) =>
+    child.once('exit', (code, signal) => {
+      playwright = null
+      res(code ?? (signal ? 1 : 0))
+    }),
+  )
 }
 
 /** Playwright's JSON report → the counts CI adds up, one entry per test, axe notes. */
@@ -192,6 +198,8 @@ async function main() {
   let exitCode = 1
   const stopOnSignal = async (signal) => {
     say(`${signal}: stopping`)
+    // Playwright closes its browsers on SIGTERM; Ctrl-C in a terminal has reached it already.
+    if (playwright) playwright.kill('SIGTERM')
     await stopStack()
     rmSync(work, { recursive: true, force: true })
     process.exit(130)
