@@ -64,6 +64,10 @@ test: venv apt lint ## Everything CI runs: lint, backend on SQLite and PostgreSQ
 	@echo "+ frontend unit tests"
 	$(MAKE) --no-print-directory frontend-test
 	cp frontend/test-results/vitest.json $(RESULTS)/vitest.json
+	@echo "+ browser journey in Chromium against make run's stack"
+	$(MAKE) --no-print-directory e2e
+	@echo "+ the same journey through NGINX, gunicorn, PostgreSQL, Redis and Celery (make stack)"
+	$(MAKE) --no-print-directory e2e-stack
 	@echo "+ all runners together:"
 	@$(BIN)/python scripts/summarize.py $(RESULTS)
 

@@ -19,3 +19,9 @@ e2e-deps: venv frontend-install ## Chromium (Debian), the venv and the frontend'
 
 e2e: e2e-deps $(if $(E2E_BASE_URL),,frontend-build) ## Browser end-to-end tests in Chromium; E2E_BASE_URL=... to test a running stack
 	cd $(FRONTEND) && E2E_BASE_URL='$(E2E_BASE_URL)' E2E_PYTHON='$(BIN)/python' node e2e/run.mjs $(E2E_ARGS)
+
+.PHONY: e2e-stack
+
+e2e-stack: e2e-deps frontend-build ## The same browser journey through NGINX -> gunicorn -> PostgreSQL/Redis -> Celery (make stack)
+	@scripts/apt-ensure $(APT_STACK)
+	cd $(FRONTEND) && E2E_STACK=stack E2E_REPORT=var/test-results/e2e-stack.json E2E_PYTHON='$(BIN)/python' node e2e/run.mjs $(E2E_ARGS)

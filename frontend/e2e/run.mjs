@@ -38,7 +38,10 @@ const started = Date.now()
 
 const work = mkdtempSync(join(tmpdir(), 'opensec-e2e-'))
 const playwrightJson = join(work, 'playwright.json')
-const stackLog = join(dirname(report), 'e2e-stack.log')
+const stackLog = report.replace(/\.json$/, '') + '-stack.log'
+// Which stack to start: `run` (make run: runserver, SQLite) or `stack` (make stack: NGINX,
+// gunicorn with production settings, PostgreSQL, Redis, Celery; `make e2e-stack`).
+const stackKind = process.env.E2E_STACK || 'run'
 let stack = null
 let playwright = null
 
@@ -60,16 +63,10 @@ async function startStack() {
   // Nothing of the developer's own stack: its port, database, broker, var/ folder.
   for (const name of ['PORT', 'SITE_URL', 'VAR_DIR', 'DATABASE_URL', 'REDIS_URL', 'CELERY_BROKER_URL'])
     delete env[name]
-  const args = [
-    '-m',
-    'devtools.run',
-    '--port',
-    '0',
-    '--var-dir',
-    join(work, 'var'),
-    '--ready-file',
-    readyFile,
-  ]
+  const args =
+    stackKind === 'stack'
+      ? ['-m', 'devtools.stack', '--port', '0', '--log-dir', join(work, 'logs'), '--ready-file', readyFile]
+      : ['-m', 'devtools.run', '--port', '0', '--var-dir', join(work, 'var'), '--ready-file', readyFile]
   say(
     `starting the stack: ${python} ${args.join(' ')} (API_QUOTA_GUEST=${env.API_QUOTA_GUEST}; log: ${stackLog})`,
   )
