@@ -25,3 +25,8 @@ e2e: e2e-deps $(if $(E2E_BASE_URL),,frontend-build) ## Browser end-to-end tests 
 e2e-stack: e2e-deps frontend-build ## The same browser journey through NGINX -> gunicorn -> PostgreSQL/Redis -> Celery (make stack)
 	@scripts/apt-ensure $(APT_STACK)
 	cd $(FRONTEND) && E2E_STACK=stack E2E_REPORT=var/test-results/e2e-stack.json E2E_PYTHON='$(BIN)/python' node e2e/run.mjs $(E2E_ARGS)
+
+.PHONY: screenshots
+
+screenshots: e2e-deps frontend-build ## Retake docs/screenshots/*.png (purchase and account pages, desktop and phone)
+	cd $(FRONTEND) && E2E_SCREENSHOTS_DIR='$(CURDIR)/docs/screenshots' E2E_REPORT=var/test-results/screenshots.json E2E_PYTHON='$(BIN)/python' node e2e/run.mjs e2e/screenshots.spec.mjs

@@ -11,7 +11,10 @@ export const CARDS = {
   declined: '4000000000000002',
 }
 
-export const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
+// Test runs keep their pictures with the test results; `make screenshots` writes the README's.
+export const SCREENSHOTS = process.env.E2E_SCREENSHOTS_DIR
+  ? process.env.E2E_SCREENSHOTS_DIR.replace(/\/?$/, '/')
+  : fileURLToPath(new URL('../../var/test-results/screenshots/', import.meta.url))
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
