@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from config.env import BACKEND_DIR, ROOT_DIR, env
+from config.schema_paths import NON_DRF_PATHS
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -156,6 +157,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "SEC Form 13F holdings, accounts and the Premium subscription.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "APPEND_PATHS": NON_DRF_PATHS,
 }
 
 # --- JWT for API scripts -----------------------------------------------------------
