@@ -2,6 +2,7 @@
 // and from GET /api/stripe/config/, so the tests do not care how the stack was started.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
+import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import { expect } from '@playwright/test'
 
