@@ -36,7 +36,7 @@ APT_TEST := redis-server postgresql nginx chromium
 apt: ## Install the Debian packages the tests use (Redis, PostgreSQL, NGINX, Chromium)
 	@scripts/apt-ensure $(APT_TEST)
 
-run: venv frontend-build ## The whole product on http://127.0.0.1:$${PORT:-8000} (offline Stripe unless keys are set)
+run: venv frontend-build ## The whole product on http://127.0.0.1:PORT (default 8000); offline Stripe unless keys are set
 	cd backend && $(BIN)/python -m devtools.run
 
 # --- Quality -----------------------------------------------------------------------
