@@ -10,3 +10,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # separate connections, so locking is exercised as in production.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+# Requests made from test threads close their connection at the end (no persistent
+# connections), so PostgreSQL can drop the test database when the run ends.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
