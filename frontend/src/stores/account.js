@@ -1,9 +1,10 @@
 // Who is signed in and at which tier, as GET /api/account/ says (401 = guest).
 import { acceptHMRUpdate, defineStore } from 'pinia'
-import { computed, ref } from 'vue'
+import { computed, ref, watch } from 'vue'
 import { fetchAccount } from '@/api/account'
 import { logout as apiLogout } from '@/api/auth'
 import { apiError } from '@/api/errors'
+import { useQuotaStore } from './quota'
 
 export const useAccountStore = defineStore('account', () => {
   const user = ref(null)
@@ -20,19 +21,27 @@ export const useAccountStore = defineStore('account', () => {
   const subscription = computed(() => user.value?.subscription ?? null)
   const usage = computed(() => user.value?.usage ?? null)
 
+  // The quota shown belongs to a tier (guest by IP, free per user, premium unlimited): once the tier
+  // changes (sign-out, purchase, lapsed session) the last answer's numbers are someone else's.
+  watch(tier, () => useQuotaStore().reset(), { flush: 'sync' })
+
   /** Reads the account from the server; concurrent callers share one request. */
   function refresh() {
     inflight ??= (async () => {
       try {
         user.value = await fetchAccount()
         error.value = null
+        loaded.value = true
       } catch (err) {
         const { status, detail } = apiError(err)
-        // 401/403: nobody signed in. Anything else: keep what we had and say why.
-        if (status === 401 || status === 403) user.value = null
-        else error.value = detail
+        // 401/403: nobody signed in. Anything else (network, 5xx) is no answer: keep what we had,
+        // say why, and let the next ensureLoaded() ask again rather than take everyone for a guest.
+        if (status === 401 || status === 403) {
+          user.value = null
+          error.value = null
+          loaded.value = true
+        } else error.value = detail
       } finally {
-        loaded.value = true
         inflight = null
       }
       return user.value
@@ -40,7 +49,8 @@ export const useAccountStore = defineStore('account', () => {
     return inflight
   }
 
-  /** Loads once; later calls reuse the answer (the guard calls this on every navigation). */
+  /** Loads once; later calls reuse the answer (the guard calls this on every navigation).
+   *  After a failed first load (no answer yet) it asks again. */
   async function ensureLoaded() {
     if (!loaded.value) await refresh()
     return user.value

@@ -1,6 +1,6 @@
 // Stripe config (price, publishable key, Stripe.js URL) and the subscription status object.
 import { acceptHMRUpdate, defineStore } from 'pinia'
-import { computed, ref } from 'vue'
+import { computed, ref, watch } from 'vue'
 import * as billing from '@/api/billing'
 import { formatPrice } from '@/utils/format'
 import { useAccountStore } from './account'
@@ -9,6 +9,16 @@ export const useBillingStore = defineStore('billing', () => {
   const config = ref(null)
   const status = ref(null)
   let configPromise = null
+
+  // The status object is the signed-in person's: drop it when they sign out or someone else signs in.
+  const account = useAccountStore()
+  watch(
+    () => account.user?.id ?? null,
+    () => {
+      status.value = null
+    },
+    { flush: 'sync' },
+  )
 
   const priceLabel = computed(() => formatPrice(config.value?.price))
 
@@ -30,7 +40,7 @@ export const useBillingStore = defineStore('billing', () => {
   /** Every status object the server sends also updates the account's tier. */
   function applyStatus(next) {
     status.value = next
-    useAccountStore().setSubscription(next)
+    account.setSubscription(next)
     return next
   }
 
@@ -46,7 +56,7 @@ export const useBillingStore = defineStore('billing', () => {
   async function sync() {
     const next = applyStatus(await billing.syncSubscription())
     // Usage limits and tier come with the account: read it again.
-    await useAccountStore().refresh()
+    await account.refresh()
     return next
   }
 

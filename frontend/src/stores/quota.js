@@ -57,6 +57,16 @@ export const useQuotaStore = defineStore('quota', () => {
     exceeded.value = status === 429 || remaining.value === 0
   }
 
+  /** Forgets what the last answers said: they were counted for another tier or person. */
+  function reset() {
+    known.value = false
+    unlimited.value = false
+    limit.value = null
+    remaining.value = null
+    exceeded.value = false
+    message.value = ''
+  }
+
   function fromResponse(response) {
     const url = response?.config?.url ?? ''
     const isData = DATA_URL.test(url)
@@ -80,6 +90,7 @@ export const useQuotaStore = defineStore('quota', () => {
     label,
     fromHeaders,
     fromResponse,
+    reset,
   }
 })
 
