@@ -45,7 +45,13 @@ def filing_for(*, filer: Filer, period: date | None = None) -> Filing | None:
 
 
 def periods_of(*, filer: Filer) -> list[date]:
-    return list(filings_of(filer=filer).values_list("period_of_report", flat=True).distinct())
+    """The periods the filer reported on, newest first, each once (amendments included).
+
+    Ordered by the period alone: DISTINCT also selects every ``ORDER BY`` column, so the
+    ordering of :func:`filings_of` would list an amended period once per filing.
+    """
+    periods = filer.filings.order_by("-period_of_report").values_list("period_of_report", flat=True)
+    return list(periods.distinct())
 
 
 def holdings_of(*, filing: Filing) -> QuerySet[Holding]:

@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -255,3 +255,23 @@ def test_schema_describes_the_data_endpoints(guest_client):
     filers = schema["paths"]["/api/filers/"]["get"]
     assert "q" in {p["name"] for p in filers["parameters"]}
     assert {"/api/filers/{cik}/", "/api/securities/{cusip}/holders/"} <= set(schema["paths"])
+
+
+def test_periods_are_listed_once_when_a_period_was_amended(guest_client, demo):
+    """An amendment (13F-HR/A) is a second filing of the same period; the period is one."""
+    from filings.models import Filing
+
+    original = Filing.objects.get(accession_number="0001000097-20-000004")
+    Filing.objects.create(
+        accession_number="0001000097-20-000009",
+        filer=original.filer,
+        form_type="13F-HR/A",
+        period_of_report=original.period_of_report,
+        filed_on=date(2020, 3, 2),
+        total_value=0,
+        holdings_count=0,
+        row_count=0,
+    )
+    body = guest_client.get("/api/filers/0001000097/").json()
+    assert body["periods"] == ["2019-12-31"]
+    assert body["latest_filing"]["accession_number"] == "0001000097-20-000009"
