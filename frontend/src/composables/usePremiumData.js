@@ -1,9 +1,9 @@
 // Loads a Premium-only resource for the current page, honouring the tier and the server's word:
 // no request for guests or free users, and a 401/403 answer re-reads the account and shows why.
-import { computed, ref, watch } from 'vue'
+import { computed, ref } from 'vue'
 import { accessFor } from '@/router/guard'
-import { apiError } from '@/api/errors'
 import { useAccountStore } from '@/stores/account'
+import { useDataQuery } from './useDataQuery'
 
 /**
  * @param {() => any} key reactive source; a change reloads (route params and query)
@@ -11,35 +11,21 @@ import { useAccountStore } from '@/stores/account'
  */
 export function usePremiumData(key, fetcher) {
   const account = useAccountStore()
-  const data = ref(null)
-  const loading = ref(false)
-  const error = ref(null)
   const deniedReason = ref('')
-
   const access = computed(() => accessFor(account.tier, 'premium'))
 
-  async function load() {
-    if (access.value !== 'ok') return
-    loading.value = true
-    error.value = null
-    try {
-      data.value = await fetcher()
-    } catch (err) {
-      const info = apiError(err)
-      data.value = null
-      if (info.status === 401 || info.status === 403) {
-        // The server says no (session ended, subscription lapsed): believe it.
-        deniedReason.value = info.detail
-        await account.refresh()
-      } else {
-        error.value = info
-      }
-    } finally {
-      loading.value = false
-    }
-  }
+  const query = useDataQuery(key, fetcher, {
+    enabled: () => access.value === 'ok',
+    async onError(info) {
+      if (info.status !== 401 && info.status !== 403) return false
+      // The server says no (session ended, subscription lapsed): believe it.
+      deniedReason.value = info.detail
+      await account.refresh()
+      // The gate shows the reason once the account says so; if the account still reads premium,
+      // the page itself must say why it is empty.
+      return access.value !== 'ok'
+    },
+  })
 
-  watch([key, access], load, { immediate: true })
-
-  return { data, loading, error, access, deniedReason, reload: load }
+  return { ...query, access, deniedReason }
 }
