@@ -18,7 +18,7 @@ def filer_search(*, q: str = "") -> QuerySet[Filer]:
     q = q.strip()
     if q:
         match = Q(name__icontains=q)
-        if q.isdigit() and len(q) <= 10:
+        if q.isdecimal() and len(q) <= 10:  # isdigit() admits "²", which int() refuses
             match |= Q(cik=int(q))
         filers = filers.filter(match)
     return filers.order_by("name", "cik")
@@ -26,7 +26,7 @@ def filer_search(*, q: str = "") -> QuerySet[Filer]:
 
 def filer_by_cik(*, cik: str) -> Filer | None:
     """The filer with this CIK (as in URLs: digits, leading zeros optional)."""
-    if not cik.isdigit() or len(cik) > 10:
+    if not cik.isdecimal() or len(cik) > 10:  # not isdigit(): "²" is no number
         return None
     return Filer.objects.filter(cik=int(cik)).first()
 

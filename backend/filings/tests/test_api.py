@@ -115,6 +115,7 @@ def test_filer_list_is_paginated_by_name(guest_client, demo):
         ("1000097", [KINGDON_CIK]),
         ("0001000097", [KINGDON_CIK]),
         ("no such fund", []),
+        ("\u00b2", []),  # "²": a digit to str.isdigit(), not a number to int()
     ],
 )
 def test_filer_search_by_name_or_cik(guest_client, demo, q, ciks):
@@ -142,7 +143,7 @@ def test_filer_detail_has_latest_filing_and_top_ten(guest_client, demo):
     assert top[0]["cusip"] == "G11196105" and top[0]["value"] == 68_470_000
 
 
-@pytest.mark.parametrize("cik", ["999", "abc", "12345678901"])
+@pytest.mark.parametrize("cik", ["999", "abc", "12345678901", "\u00b2", "1\u00b3"])
 def test_unknown_filer_is_404(guest_client, demo, cik):
     body = _error(guest_client.get(f"/api/filers/{cik}/"), 404)
     assert body["code"] == "not_found"
