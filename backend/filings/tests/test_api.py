@@ -143,6 +143,14 @@ def test_filer_detail_has_latest_filing_and_top_ten(guest_client, demo):
     assert top[0]["cusip"] == "G11196105" and top[0]["value"] == 68_470_000
 
 
+@pytest.mark.parametrize(
+    "url", ["/api/filers/?format=xml", "/api/filers/0001000097/holdings/?format=xml"]
+)
+def test_unknown_format_is_a_json_404_with_a_code(premium_client, demo, url):
+    body = _error(premium_client.get(url), 404)
+    assert body["code"] == "not_found"
+
+
 @pytest.mark.parametrize("cik", ["999", "abc", "12345678901", "\u00b2", "1\u00b3"])
 def test_unknown_filer_is_404(guest_client, demo, cik):
     body = _error(guest_client.get(f"/api/filers/{cik}/"), 404)
