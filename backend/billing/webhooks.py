@@ -37,7 +37,6 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from .models import WebhookEvent
 
@@ -162,9 +161,12 @@ def event_store(event: dict[str, Any]) -> tuple[WebhookEvent, bool]:
 
 
 @csrf_exempt
-@require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """``POST /api/stripe-webhooks/``: see the module docstring for the answers."""
+    if request.method != "POST":  # JSON like every error (require_POST answers empty HTML)
+        response = _error(405, "method_not_allowed", "Only POST is accepted here.")
+        response["Allow"] = "POST"
+        return response
     payload = request.body
     try:
         event = event_verify(payload, request.headers.get("Stripe-Signature"))

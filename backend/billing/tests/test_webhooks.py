@@ -258,4 +258,7 @@ def test_broker_down_still_answers_200_fast_and_keeps_the_event(
 
 
 def test_get_is_not_allowed(client):
-    assert client.get(URL).status_code == 405
+    response = client.get(URL)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["code"] == "method_not_allowed"
