@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { h } from 'vue'
+import { mount } from '@vue/test-utils'
+import { createMemoryHistory, createRouter } from 'vue-router'
+import { flush } from './helpers'
+
+vi.mock('@/api/auth', () => ({
+  LINKEDIN_LOGIN_URL: '/auth/login/linkedin-openidconnect/',
+  ensureCsrfToken: vi.fn(async () => 'tok123'),
+}))
+
+const { default: LoginPage } = await import('@/pages/LoginPage.vue')
+
+const PlainPage = {
+  setup:
+    (_, { slots }) =>
+    () =>
+      h('div', slots.default?.()),
+}
+
+async function mountPage(path = '/login?next=/premium') {
+  const router = createRouter({
+    history: createMemoryHistory(),
+    routes: [{ path: '/:rest(.*)*', component: { render: () => null } }],
+  })
+  await router.push(path)
+  const wrapper = mount(LoginPage, { global: { plugins: [router], stubs: { QPage: PlainPage } } })
+  await flush()
+  return wrapper
+}
+
+afterEach(() => vi.restoreAllMocks())
+
+describe('LoginPage', () => {
+  it('posts the CSRF token and a same-site next to the LinkedIn start URL', async () => {
+    const wrapper = await mountPage()
+    const form = wrapper.get('[data-test="login-form"]')
+    expect(form.attributes('action')).toBe('/auth/login/linkedin-openidconnect/?next=%2Fpremium')
+    expect(form.get('input[name="csrfmiddlewaretoken"]').element.value).toBe('tok123')
+    expect(wrapper.get('[data-test="login-reason"]').text()).toBe('Sign in first; then you can buy Premium.')
+  })
+
+  it('is usable again when the browser shows it from the back/forward cache', async () => {
+    const wrapper = await mountPage()
+    const form = wrapper.get('[data-test="login-form"]')
+    form.element.addEventListener('submit', (e) => e.preventDefault()) // jsdom cannot navigate
+    await form.trigger('submit')
+    expect(wrapper.vm.submitting).toBe(true)
+    window.dispatchEvent(new Event('pageshow'))
+    expect(wrapper.vm.submitting).toBe(false)
+  })
+
+  it('stops listening once it is gone', async () => {
+    const remove = vi.spyOn(window, 'removeEventListener')
+    const wrapper = await mountPage()
+    wrapper.unmount()
+    expect(remove).toHaveBeenCalledWith('pageshow', expect.any(Function))
+  })
+})
