@@ -205,6 +205,28 @@ describe('Stripe.vue', () => {
     expect(useAccountStore().tier).toBe('free')
   })
 
+  it('says why the card form is missing when the config cannot be read, and stops saying "Loading"', async () => {
+    const fake = fakeStripe()
+    billingApi.fetchStripeConfig.mockRejectedValue(httpError(503, { detail: 'Payments are down.' }))
+    const wrapper = await mountStripe(fake)
+    expect(wrapper.get('[data-test="purchase-error"]').text()).toBe('Payments are down.')
+    expect(wrapper.text()).not.toContain('Loading the secure card form')
+    expect(fake.load).not.toHaveBeenCalled()
+    expect(button(wrapper).attributes('disabled')).toBeDefined()
+  })
+
+  it('creates no card element when the page closes before Stripe.js has loaded', async () => {
+    const fake = fakeStripe()
+    let loaded
+    fake.load.mockImplementation(() => new Promise((resolve) => (loaded = resolve)))
+    const wrapper = await mountStripe(fake)
+    wrapper.unmount()
+    loaded(fake.stripe)
+    await flush()
+    expect(fake.elements.create).not.toHaveBeenCalled()
+    expect(fake.card.mount).not.toHaveBeenCalled()
+  })
+
   it('destroys the card element when the page closes', async () => {
     const fake = fakeStripe()
     const wrapper = await mountStripe(fake)
