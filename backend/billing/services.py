@@ -281,6 +281,14 @@ def _purchase(
             account_apply_subscription(account, stripe_client.subscription_cancel(open_sub["id"]))
         elif account.is_premium:
             return _answer(account, open_sub, created=False)
+    elif account.subscription_id and account.stripe_status in entitlement.NON_TERMINAL_STATUSES:
+        # The row may lag Stripe (a renewal whose webhook is not processed yet): read the
+        # subscription again before selling a second one beside it.
+        account_apply_subscription(
+            account, stripe_client.subscription_retrieve(account.subscription_id)
+        )
+        if account.is_premium:
+            raise AlreadyPremium()
 
     price = price_get()
     customer_id = _customer_ensure(account, user)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import stripe
 from django.core.management import call_command
 from django.test import Client, override_settings
+from django.utils import timezone
 from djstripe import models as djstripe_models
 
 from billing import services, stripe_client
@@ -168,6 +170,21 @@ def test_already_premium_is_409(stripe_ready, api):
     response = buy(api, None)
     assert response.status_code == 409
     assert response.json()["code"] == "already_premium"
+
+
+def test_a_stored_row_lagging_a_renewal_is_re_read_not_sold_twice(stripe_ready, api, user):
+    """The period ended in our row, Stripe renewed it, the webhook is not processed yet:
+    buying again must not start a second subscription (a second charge) beside it."""
+    first = buy(api, "pm_card_visa").json()
+    ended = timezone.now() - timedelta(minutes=1)
+    BillingAccount.objects.filter(user=user).update(premium_until=ended, current_period_end=ended)
+    assert api.get(STATUS).json()["premium"] is False
+
+    response = buy(api, "pm_card_visa")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "already_premium"
+    assert [s["id"] for s in subscriptions_of(stripe_ready, user)] == [first["subscription_id"]]
+    assert api.get(STATUS).json()["premium"] is True  # and the row caught up
 
 
 def test_the_same_request_twice_gives_one_subscription_and_the_same_answer(stripe_ready, api, user):
