@@ -279,6 +279,7 @@ def test_make_runs_filesystem_broker_carries_events_to_the_worker(
         "data_folder_out": str(folder / "out"),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
+        "control_folder": str(folder / "control"),
     }
     env = {"VAR_DIR": str(tmp_path), "REDIS_URL": "", "CELERY_BROKER_URL": "filesystem://"}
     with Worker(broker="filesystem://", fake=fake_stripe, extra_env=env, concurrency=2) as w:
