@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from .entitlement import field
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,12 +33,12 @@ def _model_for(object_name: str) -> Any:
 
 def djstripe_sync(obj: Any) -> Any | None:
     """Sync one Stripe object (a ``stripe.StripeObject``) into dj-stripe; None if skipped."""
-    model = _model_for(getattr(obj, "object", None) or obj.get("object", ""))
+    model = _model_for(str(field(obj, "object") or ""))
     if model is None:
         return None
     try:
         with transaction.atomic():
             return model.sync_from_stripe_data(obj, api_key=settings.STRIPE_SECRET_KEY)
     except Exception:
-        logger.exception("dj-stripe could not mirror %s %s", obj.get("object"), obj.get("id"))
+        logger.exception("dj-stripe could not mirror %s %s", field(obj, "object"), field(obj, "id"))
         return None

@@ -44,6 +44,8 @@ SUBSCRIPTION_EVENTS = frozenset(
 )
 INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
 CUSTOMER_DELETED = "customer.deleted"
+#: Event types the worker acts on; the receiver stores any other type as ``ignored``.
+HANDLED_TYPES = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | {CUSTOMER_DELETED}
 
 #: The stored columns a sync may change, compared to report drift.
 TRACKED = ("subscription_id", "stripe_status", "current_period_end", "cancel_at_period_end",

@@ -39,20 +39,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .models import WebhookEvent
+from .sync import HANDLED_TYPES
 
 logger = logging.getLogger(__name__)
-
-#: Event types the worker acts on; any other type is stored as ``ignored``.
-HANDLED_TYPES = frozenset(
-    {
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-        "invoice.paid",
-        "invoice.payment_failed",
-        "customer.deleted",
-    }
-)
 
 
 class Rejected(Exception):
