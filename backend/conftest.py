@@ -129,3 +129,19 @@ def premium_user(db: Any) -> Any:
 @pytest.fixture
 def guest() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, plus: at the end, end the sessions that test threads and helper
+    processes left open on PostgreSQL's test database, so that it can be dropped."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
