@@ -1,30 +1,15 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { h } from 'vue'
 import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { createMemoryHistory, createRouter } from 'vue-router'
-import { accountPayload, flush, httpError, statusObject } from './helpers'
+import { accountPayload, flush, httpError, PlainPage, statusObject } from './helpers'
 
 vi.mock('@/api/account', () => ({ fetchAccount: vi.fn() }))
-vi.mock('@/api/billing', () => ({
-  fetchStripeConfig: vi.fn(),
-  createSubscription: vi.fn(),
-  syncSubscription: vi.fn(),
-  fetchSubscription: vi.fn(),
-  cancelSubscription: vi.fn(),
-  resumeSubscription: vi.fn(),
-}))
+vi.mock('@/api/billing', () => import('./mocks/billingApi.js'))
 
 const { fetchAccount } = await import('@/api/account')
 const billingApi = await import('@/api/billing')
 const { default: AccountPage } = await import('@/pages/AccountPage.vue')
-
-const PlainPage = {
-  setup:
-    (_, { slots }) =>
-    () =>
-      h('div', slots.default?.()),
-}
 
 async function mountPage() {
   const router = createRouter({

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { h } from 'vue'
 import { mount } from '@vue/test-utils'
 import { createMemoryHistory, createRouter } from 'vue-router'
-import { flush } from './helpers'
+import { flush, PlainPage } from './helpers'
 
 vi.mock('@/api/auth', () => ({
   LINKEDIN_LOGIN_URL: '/auth/login/linkedin-openidconnect/',
@@ -10,13 +9,6 @@ vi.mock('@/api/auth', () => ({
 }))
 
 const { default: LoginPage } = await import('@/pages/LoginPage.vue')
-
-const PlainPage = {
-  setup:
-    (_, { slots }) =>
-    () =>
-      h('div', slots.default?.()),
-}
 
 async function mountPage(path = '/login?next=/premium') {
   const router = createRouter({

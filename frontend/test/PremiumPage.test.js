@@ -1,19 +1,11 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { h } from 'vue'
 import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { createMemoryHistory, createRouter } from 'vue-router'
-import { accountPayload, CONFIG, flush, statusObject } from './helpers'
+import { accountPayload, CONFIG, flush, PlainPage, statusObject } from './helpers'
 
 vi.mock('@/api/account', () => ({ fetchAccount: vi.fn() }))
-vi.mock('@/api/billing', () => ({
-  fetchStripeConfig: vi.fn(),
-  createSubscription: vi.fn(),
-  syncSubscription: vi.fn(),
-  fetchSubscription: vi.fn(),
-  cancelSubscription: vi.fn(),
-  resumeSubscription: vi.fn(),
-}))
+vi.mock('@/api/billing', () => import('./mocks/billingApi.js'))
 const card = { mount: vi.fn(), on: vi.fn(), destroy: vi.fn() }
 const fakeStripe = {
   elements: () => ({ create: () => card }),
@@ -25,14 +17,6 @@ const { fetchAccount } = await import('@/api/account')
 const billingApi = await import('@/api/billing')
 const { useAccountStore } = await import('@/stores/account')
 const { default: PremiumPage } = await import('@/pages/PremiumPage.vue')
-
-// QPage needs a QLayout around it; the page's content is what is tested here.
-const PlainPage = {
-  setup:
-    (_, { slots }) =>
-    () =>
-      h('div', slots.default?.()),
-}
 
 async function mountPage() {
   const page = { render: () => null }

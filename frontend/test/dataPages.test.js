@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { h, nextTick, ref } from 'vue'
+import { nextTick, ref } from 'vue'
 import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { createMemoryHistory, createRouter } from 'vue-router'
-import { accountPayload, flush, httpError } from './helpers'
+import { accountPayload, flush, httpError, PlainPage } from './helpers'
 
 vi.mock('@/api/account', () => ({ fetchAccount: vi.fn() }))
 vi.mock('@/api/filings', () => ({
@@ -21,14 +21,6 @@ const { useDataQuery, useRoutePages } = await import('@/composables/useDataQuery
 const { default: FilersPage } = await import('@/pages/FilersPage.vue')
 const { default: FilerPage } = await import('@/pages/FilerPage.vue')
 const { default: SecurityPage } = await import('@/pages/SecurityPage.vue')
-
-// QPage needs a QLayout around it; the page's content is what is tested here.
-const PlainPage = {
-  setup:
-    (_, { slots }) =>
-    () =>
-      h('div', slots.default?.()),
-}
 
 let router
 

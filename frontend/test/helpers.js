@@ -1,4 +1,6 @@
 // Shared test data and small helpers.
+import { h } from 'vue'
+
 export const END = '2026-12-26T10:00:00Z'
 
 export const CONFIG = {
@@ -41,3 +43,11 @@ export function httpError(status, data = {}, headers = {}) {
 }
 
 export const flush = () => new Promise((resolve) => setTimeout(resolve, 0))
+
+// QPage needs a QLayout around it; tests mount pages inside this plain wrapper instead.
+export const PlainPage = {
+  setup:
+    (_, { slots }) =>
+    () =>
+      h('div', slots.default?.()),
+}

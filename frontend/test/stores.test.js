@@ -4,14 +4,7 @@ import { accountPayload, CONFIG, httpError, statusObject } from './helpers'
 
 vi.mock('@/api/account', () => ({ fetchAccount: vi.fn() }))
 vi.mock('@/api/auth', () => ({ logout: vi.fn(async () => {}) }))
-vi.mock('@/api/billing', () => ({
-  fetchStripeConfig: vi.fn(),
-  createSubscription: vi.fn(),
-  syncSubscription: vi.fn(),
-  fetchSubscription: vi.fn(),
-  cancelSubscription: vi.fn(),
-  resumeSubscription: vi.fn(),
-}))
+vi.mock('@/api/billing', () => import('./mocks/billingApi.js'))
 
 const { fetchAccount } = await import('@/api/account')
 const billingApi = await import('@/api/billing')

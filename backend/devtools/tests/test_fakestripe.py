@@ -27,22 +27,6 @@ WEBHOOK_SECRET = "whsec_test_offline_receiver"
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def fake():
-    with FakeStripe(webhook_delay=0.02) as fs:
-        yield fs
-
-
-@pytest.fixture(scope="session")
-def client(fake):
-    return testing.stripe_client(fake)
-
-
-@pytest.fixture(scope="session")
-def price(client):
-    return testing.premium_price(client)
-
-
 class Receiver:
     """A tiny local webhook endpoint (http.server in a thread)."""
 

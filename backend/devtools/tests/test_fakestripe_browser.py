@@ -18,9 +18,6 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 import stripe
 
-from devtools.fakestripe import testing
-from devtools.fakestripe.launcher import FakeStripe
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
@@ -60,22 +57,6 @@ PAGE = """<!doctype html><html lang="en"><body><div id="card"></div><pre id="out
   }) + 'END';
 })();
 </script></body></html>"""
-
-
-@pytest.fixture(scope="session")
-def fake():
-    with FakeStripe(webhook_delay=0.02) as fs:
-        yield fs
-
-
-@pytest.fixture(scope="session")
-def client(fake):
-    return testing.stripe_client(fake)
-
-
-@pytest.fixture(scope="session")
-def price(client):
-    return testing.premium_price(client)
 
 
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
