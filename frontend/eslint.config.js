@@ -15,7 +15,7 @@ export default [
       globals: { ...globals.browser },
     },
     rules: {
-      'vue/multi-word-component-names': ['error', { ignores: ['Stripe', 'App'] }],
+      'vue/multi-word-component-names': ['error', { ignores: ['App'] }],
       'no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },

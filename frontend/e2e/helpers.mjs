@@ -85,7 +85,7 @@ export async function signIn(page, email, { name = 'Dana Demo', from = '/login' 
   await expect(page.getByTestId('account-email')).toHaveText(email)
 }
 
-/** The card field of the purchase page: the stand-in's plain inputs. */
+/** The card field of the purchase page: the stand-in's inputs, whose data-test its Stripe.js sets. */
 export async function fillCard(page, number) {
   await expect(page.getByTestId('card-number')).toBeVisible()
   await page.getByTestId('card-number').fill(number)

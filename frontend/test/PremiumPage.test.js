@@ -11,7 +11,7 @@ const fakeStripe = {
   elements: () => ({ create: () => card }),
   confirmCardPayment: vi.fn(async () => ({ paymentIntent: { status: 'succeeded' } })),
 }
-vi.mock('@/composables/stripeLoader', () => ({ loadStripeFromConfig: vi.fn(async () => fakeStripe) }))
+vi.mock('@/api/stripeJs', () => ({ loadStripeFromConfig: vi.fn(async () => fakeStripe) }))
 
 const { fetchAccount } = await import('@/api/account')
 const billingApi = await import('@/api/billing')

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
 import { api, installQuotaInterceptor, readCookie } from '@/boot/axios'
 import { useQuotaStore } from '@/stores/quota'
-import { injectStripeScript, isOfficialStripeJs, loadStripeFromConfig } from '@/composables/stripeLoader'
+import { injectStripeScript, isOfficialStripeJs, loadStripeFromConfig } from '@/api/stripeJs'
 import { CONFIG } from './helpers'
 
 function clearCookies() {

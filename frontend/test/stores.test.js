@@ -80,12 +80,13 @@ describe('useAccountStore', () => {
     const billing = useBillingStore()
     await billing.fetchStatus()
     expect(quota.label).toBe('Requests today: unlimited')
+    expect(account.subscription.state).toBe('active')
 
     await account.logout()
     expect(account.tier).toBe('guest')
     expect(quota.known).toBe(false)
     expect(quota.label).toBe('')
-    expect(billing.status).toBeNull()
+    expect(account.subscription).toBeNull()
   })
 
   it("forgets the free tier's quota once a purchase makes the account premium", async () => {
@@ -143,15 +144,39 @@ describe('useBillingStore', () => {
     const billing = useBillingStore()
     await billing.cancel()
     expect(billingApi.cancelSubscription).toHaveBeenCalledWith({ atPeriodEnd: true })
-    expect(billing.status.state).toBe('cancelling')
+    expect(account.subscription.state).toBe('cancelling')
     expect(account.isPremium).toBe(true)
   })
 
   it('resume returns to active', async () => {
+    fetchAccount.mockResolvedValue(accountPayload('premium', { subscription: statusObject('cancelling') }))
+    const account = useAccountStore()
+    await account.refresh()
     billingApi.resumeSubscription.mockResolvedValue(statusObject('active'))
+    const status = await useBillingStore().resume()
+    expect(status.state).toBe('active')
+    expect(account.subscription.state).toBe('active')
+  })
+
+  it('keeps no status of its own: the account holds the one subscription status', async () => {
+    fetchAccount.mockResolvedValue(accountPayload('free'))
+    const account = useAccountStore()
+    await account.refresh()
+    expect(account.subscription.state).toBe('none')
     const billing = useBillingStore()
-    await billing.resume()
-    expect(billing.status.state).toBe('active')
+    expect(billing).not.toHaveProperty('status')
+
+    // A status that turns premium (e.g. a webhook got there first) lifts the tier as well.
+    billingApi.fetchSubscription.mockResolvedValue(statusObject('active'))
+    await billing.fetchStatus()
+    expect(account.subscription.state).toBe('active')
+    expect(account.tier).toBe('premium')
+
+    // The next account payload is the word again.
+    fetchAccount.mockResolvedValue(accountPayload('free', { subscription: statusObject('past_due') }))
+    await account.refresh()
+    expect(account.subscription.state).toBe('past_due')
+    expect(account.tier).toBe('free')
   })
 })
 

@@ -1,4 +1,5 @@
-// Who is signed in and at which tier, as GET /api/account/ says (401 = guest).
+// Who is signed in and at which tier, as GET /api/account/ says (401 = guest). Also the one place the
+// subscription status object lives: from the account payload, then from each billing answer.
 import { acceptHMRUpdate, defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import { fetchAccount } from '@/api/account'
@@ -56,6 +57,7 @@ export const useAccountStore = defineStore('account', () => {
     return user.value
   }
 
+  /** A status object from a billing endpoint (see stores/billing.js): the newest word on the subscription. */
   function setSubscription(status) {
     if (!user.value || !status) return
     user.value = {

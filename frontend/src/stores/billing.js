@@ -1,24 +1,15 @@
-// Stripe config (price, publishable key, Stripe.js URL) and the subscription status object.
+// Stripe config (price, publishable key, Stripe.js URL) and the subscription actions. The status object
+// they answer is kept in one place, the account store (`account.subscription`), as GET /api/account/ has it.
 import { acceptHMRUpdate, defineStore } from 'pinia'
-import { computed, ref, watch } from 'vue'
+import { computed, ref } from 'vue'
 import * as billing from '@/api/billing'
 import { formatPrice } from '@/utils/format'
 import { useAccountStore } from './account'
 
 export const useBillingStore = defineStore('billing', () => {
   const config = ref(null)
-  const status = ref(null)
   let configPromise = null
-
-  // The status object is the signed-in person's: drop it when they sign out or someone else signs in.
   const account = useAccountStore()
-  watch(
-    () => account.user?.id ?? null,
-    () => {
-      status.value = null
-    },
-    { flush: 'sync' },
-  )
 
   const priceLabel = computed(() => formatPrice(config.value?.price))
 
@@ -37,9 +28,8 @@ export const useBillingStore = defineStore('billing', () => {
     return configPromise
   }
 
-  /** Every status object the server sends also updates the account's tier. */
+  /** Every status object the server sends goes into the account (its subscription and tier). */
   function applyStatus(next) {
-    status.value = next
     account.setSubscription(next)
     return next
   }
@@ -68,7 +58,7 @@ export const useBillingStore = defineStore('billing', () => {
     return applyStatus(await billing.resumeSubscription())
   }
 
-  return { config, status, priceLabel, loadConfig, fetchStatus, createSubscription, sync, cancel, resume }
+  return { config, priceLabel, loadConfig, fetchStatus, createSubscription, sync, cancel, resume }
 })
 
 if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useBillingStore, import.meta.hot))

@@ -9,7 +9,8 @@
  *     {paymentIntent} or {error: {type, code, decline_code, message, payment_intent}} like Stripe;
  *   - createPaymentMethod() implemented ({paymentMethod} / {error});
  *   - handleCardAction(), retrievePaymentIntent();
- *   - accessible, keyboard-usable card element (aria-labels, group, autocomplete) and dialog;
+ *   - accessible, keyboard-usable card element (aria-labels, group, autocomplete, inputmode) and
+ *     dialog; each card input carries a stable data-test="card-<field>" for browser tests;
  *   - element 'change' events carry {elementType, empty, complete, error, brand}.
  *
  * This program is free software: you can redistribute it and/or modify it under the terms of
@@ -128,17 +129,20 @@
   }
 
   // -- card element ---------------------------------------------------------------------------
+  // Each input is labelled (aria-label: what a screen reader says, and what tests select by) and
+  // addressable (data-test: the app's browser tests, e.g. page.getByTestId('card-number')).
   const FIELDS = [
-    {name: 'number', label: 'Card number', placeholder: '4242 4242 4242 4242', size: 19,
-     autocomplete: 'cc-number', maxLength: 23},
-    {name: 'exp_month', label: 'Expiration month (MM)', placeholder: 'MM', size: 2,
-     autocomplete: 'cc-exp-month', maxLength: 2},
-    {name: 'exp_year', label: 'Expiration year (YY)', placeholder: 'YY', size: 2,
-     autocomplete: 'cc-exp-year', maxLength: 2},
-    {name: 'cvc', label: 'CVC', placeholder: 'CVC', size: 4, autocomplete: 'cc-csc',
-     maxLength: 4},
-    {name: 'postal_code', label: 'ZIP / postal code', placeholder: 'ZIP', size: 6,
-     autocomplete: 'postal-code', maxLength: 10},
+    {name: 'number', label: 'Card number', testId: 'card-number',
+     placeholder: '4242 4242 4242 4242', size: 19, autocomplete: 'cc-number', inputMode: 'numeric',
+     maxLength: 23},
+    {name: 'exp_month', label: 'Expiration month (MM)', testId: 'card-exp-month',
+     placeholder: 'MM', size: 2, autocomplete: 'cc-exp-month', inputMode: 'numeric', maxLength: 2},
+    {name: 'exp_year', label: 'Expiration year (YY)', testId: 'card-exp-year', placeholder: 'YY',
+     size: 2, autocomplete: 'cc-exp-year', inputMode: 'numeric', maxLength: 2},
+    {name: 'cvc', label: 'CVC', testId: 'card-cvc', placeholder: 'CVC', size: 4,
+     autocomplete: 'cc-csc', inputMode: 'numeric', maxLength: 4},
+    {name: 'postal_code', label: 'ZIP / postal code', testId: 'card-postal-code',
+     placeholder: 'ZIP', size: 6, autocomplete: 'postal-code', inputMode: 'text', maxLength: 10},
   ];
 
   function brandOf(number) {
@@ -193,9 +197,10 @@
         input.type = 'text';
         input.name = 'fakestripe-' + field.name;
         input.setAttribute('aria-label', field.label);
+        input.setAttribute('data-test', field.testId);
         input.setAttribute('placeholder', field.placeholder);
         input.setAttribute('autocomplete', field.autocomplete);
-        input.setAttribute('inputmode', field.name === 'postal_code' ? 'text' : 'numeric');
+        input.setAttribute('inputmode', field.inputMode);
         input.setAttribute('size', field.size);
         input.maxLength = field.maxLength;
         input.addEventListener('input', (event) => this._changed(event));

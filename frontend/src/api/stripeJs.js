@@ -1,4 +1,4 @@
-// Loads Stripe.js only when asked (the purchase page), from the URL the server configured.
+// Loads Stripe.js (the browser half of Stripe) on demand, from the js_url of GET /api/stripe/config/.
 // `@stripe/stripe-js/pure` injects nothing on import; `loadStripe` reuses an existing
 // window.Stripe, which is how the same-origin stand-in (dev/tests) takes the place of Stripe.js.
 import { loadStripe } from '@stripe/stripe-js/pure'

@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { createMemoryHistory, createRouter } from 'vue-router'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { accountPayload, CONFIG, flush, httpError, statusObject } from './helpers'
+import { fakeStripe } from './mocks/fakeStripe.js'
 
 vi.mock('@/api/account', () => ({ fetchAccount: vi.fn() }))
 vi.mock('@/api/billing', () => import('./mocks/billingApi.js'))
@@ -10,32 +13,15 @@ vi.mock('@/api/billing', () => import('./mocks/billingApi.js'))
 const { fetchAccount } = await import('@/api/account')
 const billingApi = await import('@/api/billing')
 const { useAccountStore } = await import('@/stores/account')
-const { default: Stripe } = await import('@/components/Stripe.vue')
+const { default: CardPurchaseForm } = await import('@/components/CardPurchaseForm.vue')
 
-/** A stand-in for the Stripe object: one card element, scripted confirmCardPayment. */
-function fakeStripe(confirmResult = { paymentIntent: { id: 'pi_1', status: 'succeeded' } }) {
-  const card = {
-    mount: vi.fn((el) => {
-      // Stock localstripe: placeholders only; the project's stand-in: names and aria-labels.
-      el.innerHTML =
-        '<input placeholder="number" /><input placeholder="cvc" />' +
-        '<input name="fakestripe-exp_month" aria-label="Expiration month (MM)" placeholder="MM" />'
-    }),
-    on: vi.fn(),
-    destroy: vi.fn(),
-  }
-  const elements = { create: vi.fn(() => card) }
-  const stripe = {
-    elements: vi.fn(() => elements),
-    confirmCardPayment: vi.fn(async () => confirmResult),
-  }
-  return { stripe, elements, card, load: vi.fn(async () => stripe) }
-}
+// The offline Stripe.js stand-in (its inputs are what the browser tests fill in).
+const STAND_IN = resolve(import.meta.dirname, '../../tools/fakestripe/fakestripe/js/stripe-v3.js')
 
 let router
 let pinia
 
-async function mountStripe(fake) {
+async function mountForm(fake) {
   const page = { render: () => null }
   router = createRouter({
     history: createMemoryHistory(),
@@ -47,7 +33,7 @@ async function mountStripe(fake) {
     ],
   })
   await router.push('/premium')
-  const wrapper = mount(Stripe, {
+  const wrapper = mount(CardPurchaseForm, {
     props: { loadStripe: fake.load },
     global: { plugins: [pinia, router] },
     attachTo: document.body,
@@ -77,22 +63,48 @@ afterEach(() => {
   document.body.innerHTML = ''
 })
 
-describe('Stripe.vue', () => {
-  it('mounts a labelled card element and spells out the price from the config', async () => {
+describe('CardPurchaseForm.vue', () => {
+  it('mounts the card element in a labelled group and spells out the price from the config', async () => {
     const fake = fakeStripe()
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     expect(fake.load).toHaveBeenCalledWith(CONFIG)
     expect(fake.elements.create).toHaveBeenCalledWith('card', expect.any(Object))
-    expect(fake.card.mount).toHaveBeenCalledOnce()
     expect(wrapper.get('[data-test="price-terms"]').text()).toBe('USD 20.00 per month, cancel any time.')
     const host = wrapper.get('[data-test="card-element"]')
+    expect(fake.card.mount).toHaveBeenCalledExactlyOnceWith(host.element)
     const label = wrapper.get(`#${host.attributes('aria-labelledby')}`)
     expect(label.text()).toBe('Card details')
-    expect(host.find('input[placeholder="number"]').attributes('aria-label')).toBe('Card number')
-    expect(host.find('[data-test="card-number"]').exists()).toBe(true)
-    const month = host.get('[data-test="card-exp-month"]')
-    expect(month.attributes('aria-label')).toBe('Expiration month (MM)')
+    expect(host.get('[data-test="card-number"]').attributes('aria-label')).toBe('Card number')
     expect(button(wrapper).attributes('disabled')).toBeUndefined()
+  })
+
+  it("shows the offline stand-in's own labelled, test-addressable inputs", async () => {
+    // The stand-in Stripe.js the dev stack and the browser tests serve at /js.stripe.com/v3/.
+    const source = readFileSync(STAND_IN, 'utf8')
+    vi.spyOn(console, 'log').mockImplementation(() => {})
+    new Function(source)()
+    const standIn = { load: vi.fn(async () => window.Stripe(CONFIG.publishable_key)) }
+    try {
+      const wrapper = await mountForm(standIn)
+      const host = wrapper.get('[data-test="card-element"]')
+      const inputs = host.findAll('input').map((input) => ({
+        label: input.attributes('aria-label'),
+        test: input.attributes('data-test'),
+        inputmode: input.attributes('inputmode'),
+      }))
+      expect(inputs).toEqual([
+        { label: 'Card number', test: 'card-number', inputmode: 'numeric' },
+        { label: 'Expiration month (MM)', test: 'card-exp-month', inputmode: 'numeric' },
+        { label: 'Expiration year (YY)', test: 'card-exp-year', inputmode: 'numeric' },
+        { label: 'CVC', test: 'card-cvc', inputmode: 'numeric' },
+        { label: 'ZIP / postal code', test: 'card-postal-code', inputmode: 'text' },
+      ])
+      expect(button(wrapper).attributes('disabled')).toBeUndefined()
+      wrapper.unmount()
+      expect(host.element.querySelector('input')).toBeNull()
+    } finally {
+      delete window.Stripe
+    }
   })
 
   it('becomes premium when no confirmation is needed', async () => {
@@ -105,7 +117,7 @@ describe('Stripe.vue', () => {
     })
     billingApi.syncSubscription.mockResolvedValue(statusObject('active'))
     fetchAccount.mockResolvedValue(accountPayload('premium'))
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     await click(wrapper)
     expect(fake.stripe.confirmCardPayment).not.toHaveBeenCalled()
     expect(billingApi.syncSubscription).toHaveBeenCalledOnce()
@@ -124,7 +136,7 @@ describe('Stripe.vue', () => {
     })
     billingApi.syncSubscription.mockResolvedValue(statusObject('active'))
     fetchAccount.mockResolvedValue(accountPayload('premium'))
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     await click(wrapper)
     expect(billingApi.createSubscription).toHaveBeenCalledOnce()
     expect(fake.stripe.confirmCardPayment).toHaveBeenCalledWith('pi_1_secret_abc', {
@@ -143,7 +155,7 @@ describe('Stripe.vue', () => {
       client_secret: 'pi_1_secret_abc',
       premium: false,
     })
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     await click(wrapper)
     expect(wrapper.get('[data-test="purchase-error"]').text()).toBe('Your card was declined.')
     expect(billingApi.syncSubscription).not.toHaveBeenCalled()
@@ -165,7 +177,7 @@ describe('Stripe.vue', () => {
     let answer
     billingApi.createSubscription.mockImplementation(() => new Promise((resolve) => (answer = resolve)))
     billingApi.syncSubscription.mockResolvedValue(statusObject('active'))
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     const b = button(wrapper)
     await Promise.all([b.trigger('click'), b.trigger('click'), b.trigger('click')])
     await flush()
@@ -180,7 +192,7 @@ describe('Stripe.vue', () => {
   it('goes to the account page when the server says already premium (409)', async () => {
     const fake = fakeStripe()
     billingApi.createSubscription.mockRejectedValue(httpError(409, { detail: 'You are already Premium.' }))
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     await click(wrapper)
     await flush()
     expect(router.currentRoute.value.name).toBe('account')
@@ -192,7 +204,7 @@ describe('Stripe.vue', () => {
   ])('shows the detail sentence of a %s', async (status, detail) => {
     const fake = fakeStripe()
     billingApi.createSubscription.mockRejectedValue(httpError(status, { detail, code: 'x' }))
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     await click(wrapper)
     expect(wrapper.get('[data-test="purchase-error"]').text()).toBe(detail)
     expect(useAccountStore().tier).toBe('free')
@@ -201,7 +213,7 @@ describe('Stripe.vue', () => {
   it('says why the card form is missing when the config cannot be read, and stops saying "Loading"', async () => {
     const fake = fakeStripe()
     billingApi.fetchStripeConfig.mockRejectedValue(httpError(503, { detail: 'Payments are down.' }))
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     expect(wrapper.get('[data-test="purchase-error"]').text()).toBe('Payments are down.')
     expect(wrapper.text()).not.toContain('Loading the secure card form')
     expect(fake.load).not.toHaveBeenCalled()
@@ -212,7 +224,7 @@ describe('Stripe.vue', () => {
     const fake = fakeStripe()
     let loaded
     fake.load.mockImplementation(() => new Promise((resolve) => (loaded = resolve)))
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     wrapper.unmount()
     loaded(fake.stripe)
     await flush()
@@ -222,7 +234,7 @@ describe('Stripe.vue', () => {
 
   it('destroys the card element when the page closes', async () => {
     const fake = fakeStripe()
-    const wrapper = await mountStripe(fake)
+    const wrapper = await mountForm(fake)
     wrapper.unmount()
     expect(fake.card.destroy).toHaveBeenCalledOnce()
   })
