@@ -8,26 +8,29 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 REQ := backend/requirements
 STAMP := $(VENV)/.installed
+# The offline tools (tools/*/): installed editable into .venv, importable from anywhere.
+TOOLS := tools/fakestripe tools/devstack tools/bench
 
-.PHONY: help venv apt-test run test lint lock
+.PHONY: help venv lock apt run lint format test test-fast test-backend test-tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): $(REQ)/base.txt $(REQ)/dev.txt
-	@echo "+ creating $(VENV) with the locked dependencies"
+$(STAMP): $(REQ)/base.txt $(REQ)/dev.txt $(addsuffix /pyproject.toml,$(TOOLS))
+	@echo "+ creating $(VENV) with the locked dependencies and the tools in tools/"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(REQ)/base.txt -r $(REQ)/dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps $(addprefix -e ,$(TOOLS))
 	@touch $@
 
-venv: $(STAMP) ## Create .venv with the locked Python dependencies
+venv: $(STAMP) ## Create .venv: the locked Python dependencies, and tools/* installed editable
 
 lock: ## Re-lock backend/requirements/*.txt from the .in files
 	$(BIN)/pip install -q pip-tools
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe -o $(REQ)/base.txt $(REQ)/base.in
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe -o $(REQ)/dev.txt $(REQ)/dev.in
 
--include mk/*.mk
+include mk/bench.mk mk/e2e.mk mk/fakestripe.mk mk/filings.mk mk/frontend.mk mk/lint-deploy.mk mk/stack.mk
 
 # --- Run ---------------------------------------------------------------------------
 
@@ -37,17 +40,20 @@ apt: ## Install the Debian packages the tests use (Redis, PostgreSQL, NGINX, Chr
 	@scripts/apt-ensure $(APT_TEST)
 
 run: venv frontend-build ## The whole product on http://127.0.0.1:PORT (default 8000); offline Stripe unless keys are set
-	cd backend && $(BIN)/python -m devtools.run
+	cd backend && $(BIN)/python -m devstack.run
 
 # --- Quality -----------------------------------------------------------------------
 
-lint: venv frontend-lint lint-deploy ## ruff + mypy (backend), ESLint + Prettier, deploy files
-	cd backend && $(BIN)/ruff check .
-	cd backend && $(BIN)/ruff format --check .
+# Installs nothing but the project's own .venv and node_modules; `make apt` brings nginx for
+# lint-deploy's `nginx -t` (make test runs it first).
+lint: venv frontend-lint lint-deploy ## ruff + mypy (backend, tools), ESLint + Prettier, deploy files
+	$(BIN)/ruff check backend tools scripts
+	$(BIN)/ruff format --check backend tools scripts
 	cd backend && $(BIN)/mypy .
+	$(BIN)/mypy --config-file tools/mypy.ini tools/fakestripe/fakestripe tools/devstack/devstack tools/bench/bench
 
 format: venv ## Apply ruff's fixes and formatting
-	cd backend && $(BIN)/ruff check --fix . && $(BIN)/ruff format .
+	$(BIN)/ruff check --fix backend tools scripts && $(BIN)/ruff format backend tools scripts
 
 # --- Tests -------------------------------------------------------------------------
 # Every run starts its own Redis and PostgreSQL on free ports and stops them after.
@@ -55,12 +61,10 @@ format: venv ## Apply ruff's fixes and formatting
 RESULTS := var/test-results
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-test: venv apt lint ## Everything CI runs: lint, backend on SQLite and PostgreSQL, frontend, browser
+test: venv apt lint ## Everything CI runs: lint, backend on SQLite and PostgreSQL, tools, frontend, browser
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
-	@echo "+ backend tests on SQLite (with Redis)"
-	cd backend && $(BIN)/python -m devtools.services --redis -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/sqlite.xml $(PYTEST_ARGS)
-	@echo "+ backend tests on PostgreSQL (with Redis)"
-	cd backend && $(BIN)/python -m devtools.services --redis --postgres -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-backend
+	$(MAKE) --no-print-directory test-tools
 	@echo "+ frontend unit tests"
 	$(MAKE) --no-print-directory frontend-test
 	cp frontend/test-results/vitest.json $(RESULTS)/vitest.json
@@ -71,5 +75,19 @@ test: venv apt lint ## Everything CI runs: lint, backend on SQLite and PostgreSQ
 	@echo "+ all runners together:"
 	@$(BIN)/python scripts/summarize.py $(RESULTS)
 
-test-fast: venv apt ## Inner loop: SQLite, reuse the test database, stop at the first failure
-	cd backend && $(BIN)/python -m devtools.services --redis -- $(PYTEST) --reuse-db -x -q $(PYTEST_ARGS)
+test-backend: venv apt ## The backend suite on SQLite, then on PostgreSQL (each with a real Redis)
+	@mkdir -p $(RESULTS)
+	@echo "+ backend tests on SQLite (with Redis)"
+	cd backend && $(BIN)/python -m devstack.services --redis -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/sqlite.xml $(PYTEST_ARGS)
+	@echo "+ backend tests on PostgreSQL (with Redis)"
+	cd backend && $(BIN)/python -m devstack.services --redis --postgres -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS)
+
+test-tools: venv apt ## The tools' own tests: the Stripe stand-in, the runners (NGINX rendering)
+	@mkdir -p $(RESULTS)
+	@echo "+ tests of the Stripe stand-in (tools/fakestripe)"
+	cd tools/fakestripe && $(PYTEST) --junitxml=$(CURDIR)/$(RESULTS)/fakestripe.xml $(PYTEST_ARGS)
+	@echo "+ tests of the runners (tools/devstack)"
+	cd tools/devstack && $(PYTEST) --junitxml=$(CURDIR)/$(RESULTS)/devstack.xml $(PYTEST_ARGS)
+
+test-fast: venv apt ## Inner loop: backend on SQLite, reuse the test database, stop at the first failure
+	cd backend && $(BIN)/python -m devstack.services --redis -- $(PYTEST) --reuse-db -x -q $(PYTEST_ARGS)

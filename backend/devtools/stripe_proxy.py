@@ -5,7 +5,7 @@ same-origin (``<script src="/js.stripe.com/v3/">``), the browser sends ``/v1/...
 and this view forwards those requests to ``settings.STRIPE_API_HOST`` (the stand-in), which
 avoids the stand-in's CORS limits. Mount only when ``settings.DEVTOOLS_ALLOWED``::
 
-    from devtools.fakestripe.proxy import stripe_proxy
+    from devtools.stripe_proxy import stripe_proxy
     urlpatterns += [
         path("js.stripe.com/v3/", stripe_proxy, {"path": "js.stripe.com/v3/"}),
         path("v1/<path:path>", stripe_proxy),
@@ -75,9 +75,10 @@ def stripe_proxy(request: HttpRequest, path: str = "") -> HttpResponse:
     if auth.startswith("Bearer pk_"):  # never forward anything but a publishable key
         headers["Authorization"] = auth
     body = request.body if request.method not in ("GET", "HEAD") else None
-    upstream = urllib.request.Request(url, data=body, method=request.method, headers=headers)
+    # ``base`` is settings.STRIPE_API_HOST (the stand-in's http URL), never the client's.
+    upstream = urllib.request.Request(url, data=body, method=request.method, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(upstream, timeout=TIMEOUT_SECONDS) as answer:
+        with urllib.request.urlopen(upstream, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310
             status, content, answer_headers = answer.status, answer.read(), answer.headers
     except urllib.error.HTTPError as e:
         status, content, answer_headers = e.code, e.read(), e.headers

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Browser end-to-end tests, start to finish (`make e2e` runs this from frontend/):
 //
-//   1. without E2E_BASE_URL: starts the `make run` stack (python -m devtools.run) on a free port with
+//   1. without E2E_BASE_URL: starts the `make run` stack (python -m devstack.run) on a free port with
 //      a throw-away VAR_DIR and API_QUOTA_GUEST=5, and waits for its ready file;
 //      with E2E_BASE_URL=http://...: uses that running stack as it is;
 //   2. runs Playwright (e2e/playwright.config.mjs) in Debian's Chromium;
@@ -49,7 +49,7 @@ function say(message) {
   console.log(`+ ${message}`)
 }
 
-/** Starts devtools.run in its own process group; resolves with the base URL once it is ready. */
+/** Starts devstack.run in its own process group; resolves with the base URL once it is ready. */
 async function startStack() {
   const readyFile = join(work, 'ready.json')
   // A copy of the build: a rebuild of frontend/dist/spa meanwhile (another checkout user) cannot
@@ -65,8 +65,8 @@ async function startStack() {
     delete env[name]
   const args =
     stackKind === 'stack'
-      ? ['-m', 'devtools.stack', '--port', '0', '--log-dir', join(work, 'logs'), '--ready-file', readyFile]
-      : ['-m', 'devtools.run', '--port', '0', '--var-dir', join(work, 'var'), '--ready-file', readyFile]
+      ? ['-m', 'devstack.stack', '--port', '0', '--log-dir', join(work, 'logs'), '--ready-file', readyFile]
+      : ['-m', 'devstack.run', '--port', '0', '--var-dir', join(work, 'var'), '--ready-file', readyFile]
   say(
     `starting the stack: ${python} ${args.join(' ')} (API_QUOTA_GUEST=${env.API_QUOTA_GUEST}; log: ${stackLog})`,
   )
@@ -101,7 +101,7 @@ function groupAlive(pid) {
   }
 }
 
-/** SIGTERM to devtools.run (it stops its children), then SIGKILL to whatever is left of its group. */
+/** SIGTERM to devstack.run (it stops its children), then SIGKILL to whatever is left of its group. */
 async function stopStack() {
   if (!stack?.pid) return
   const { pid } = stack

@@ -9,8 +9,7 @@ from django.test import override_settings
 from social_django.models import UserSocialAuth
 
 from accounts.models import User
-
-from .conftest import Browser, query_of
+from devtools.tests.support import Browser, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -311,7 +311,8 @@ def test_nobody_can_touch_another_users_subscription(stripe_ready, api, make_use
 @pytest.mark.django_db(transaction=True)
 def test_stripe_down_mid_flow_is_503_and_a_retry_duplicates_nothing(tmp_path, user):
     from conftest import stripe_settings
-    from devtools.fakestripe.launcher import FakeStripe
+
+    from fakestripe.launcher import FakeStripe
 
     with (
         FakeStripe(state_dir=tmp_path / "stripe") as fake,

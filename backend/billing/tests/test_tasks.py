@@ -215,7 +215,7 @@ def test_stripe_unreachable_is_retried_with_backoff_then_failed(stripe_ready, ma
     user = unique_user(make_user)
     sub = dashboard_subscription(stripe_ready, user)
     event = store(event_body("customer.subscription.created", sub))
-    from devtools.services import free_port
+    from devstack.processes import free_port
 
     with override_settings(STRIPE_API_HOST_OVERRIDE=f"http://127.0.0.1:{free_port()}"):
         result = tasks.process_webhook_event.apply(args=[event.pk])

@@ -37,7 +37,7 @@ from billing.tests.test_webhooks_support import (
     stand_in,
     wait_for,
 )
-from devtools.services import free_port
+from devstack.processes import free_port
 
 Status = WebhookEvent.Status
 

@@ -27,7 +27,7 @@ from billing.tests.test_webhooks_support import (
     post_event,
     sign,
 )
-from devtools.services import free_port
+from devstack.processes import free_port
 
 SUBSCRIPTION = {
     "id": "sub_test_1",

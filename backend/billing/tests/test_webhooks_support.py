@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from devtools.services import free_port, wait_for_port
+from devstack.processes import free_port, wait_for_port
 
 BACKEND = Path(__file__).resolve().parents[2]
 URL = "/api/stripe-webhooks/"

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from pathlib import Path
 
-from config.env import BACKEND_DIR, ROOT_DIR, env
+from config.env import ROOT_DIR, env
 from config.schema_paths import NON_DRF_PATHS
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -55,7 +55,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BACKEND_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -11,8 +11,9 @@ worker + beat) can be exercised on one machine with no Stripe or LinkedIn accoun
   ``SOCIAL_AUTH_REDIRECT_IS_HTTPS`` are off (there is no TLS here, and a forced https
   redirect_uri could not be reached). HSTS and every other production setting stay.
 
-It refuses to load unless ``OPENSEC_STACK_E2E=1`` is in the environment (devtools/stack.py
-sets it for the processes it starts), it refuses live Stripe keys, and ``DEBUG`` is never on.
+It refuses to load unless ``OPENSEC_STACK_E2E=1`` is in the environment (``devstack.stack``
+in tools/devstack sets it for the processes it starts), it refuses live Stripe keys, and
+``DEBUG`` is never on.
 See docs/deploy.md ("make stack").
 """
 
@@ -38,6 +39,8 @@ if STRIPE_SECRET_KEY.startswith("sk_live_") or STRIPE_PUBLISHABLE_KEY.startswith
 
 DEBUG = False
 DEVTOOLS_ALLOWED = True
+# The stand-ins' Django glue (dev LinkedIn provider, Stripe.js proxy): its templates and urls.
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 
 # No TLS on loopback (see the docstring). Everything else stays as in production.
 SECURE_SSL_REDIRECT = False
@@ -51,8 +54,6 @@ SILENCED_SYSTEM_CHECKS = ["djstripe.W002"]
 
 # The Stripe.js stand-in is served same-origin through Django's dev proxy.
 STRIPE_JS_URL = "/js.stripe.com/v3/"
-DEV_OIDC_CLIENT_ID = "dev-oidc-client-id-not-a-linkedin-key"
-DEV_OIDC_CLIENT_SECRET = "dev-oidc-client-secret-not-a-linkedin-secret"
 
 if not os.environ.get("OPENSEC_STACK_QUIET"):
     print(

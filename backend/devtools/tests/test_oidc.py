@@ -12,14 +12,12 @@ import pytest
 import requests
 from django.conf import settings
 
+from devtools.offline import DEV_OIDC_CLIENT_ID as CLIENT_ID
+from devtools.offline import DEV_OIDC_CLIENT_SECRET as CLIENT_SECRET
 from devtools.oidc.keys import key_path
-
-from .conftest import Browser, query_of
+from devtools.tests.support import Browser, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CLIENT_ID = "dev-oidc-client-id-not-a-linkedin-key"
-CLIENT_SECRET = "dev-oidc-client-secret-not-a-linkedin-secret"
 
 
 def authorize_url(issuer: str, base: str, **overrides: str) -> str:

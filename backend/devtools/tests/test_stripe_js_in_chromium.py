@@ -74,7 +74,7 @@ def app_origin(fake, settings):
     from django.core.handlers.wsgi import WSGIRequest
     from django.http import Http404
 
-    from devtools.fakestripe.proxy import stripe_proxy
+    from devtools.stripe_proxy import stripe_proxy
 
     settings.DEVTOOLS_ALLOWED = True
     settings.STRIPE_API_HOST = fake.url

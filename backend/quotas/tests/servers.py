@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.services import free_port, redis_server, stop, wait_for_port
+from devstack.processes import free_port, redis_server, stop, wait_for_port
 
 BACKEND = Path(__file__).resolve().parents[2]
 

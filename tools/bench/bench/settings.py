@@ -4,4 +4,4 @@ from config.settings.local import *  # noqa: F403
 
 DEBUG = False
 ROOT_URLCONF = "bench.urls"
-LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405  (no per-request log lines in the figures)
+LOGGING["root"]["level"] = "WARNING"  # type: ignore[index,name-defined]  # noqa: F405  (no per-request log lines in the figures)

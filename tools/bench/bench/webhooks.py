@@ -2,7 +2,7 @@
 
     python -m bench.webhooks [--rate 200] [--count 1000] [--subscriptions 20]
 
-Starts throw-away PostgreSQL and Redis (devtools.services), the offline Stripe stand-in,
+Starts throw-away PostgreSQL and Redis (devstack.processes), the offline Stripe stand-in,
 migrates a fresh database, makes real subscriptions in the stand-in, then runs the app under
 gunicorn (2 sync workers) and posts the same ``customer.subscription.updated`` events, signed,
 at a fixed offered rate (open loop: a send is never delayed by a slow answer) to
@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -33,23 +31,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.fakestripe.launcher import FakeStripe
-from devtools.services import free_port, postgres_server, redis_server, stop, wait_for_port
+from devstack.paths import BACKEND, PY, say
+from devstack.processes import free_port, postgres_server, redis_server, stop, wait_for_port
+from fakestripe.launcher import FakeStripe
+from fakestripe.signing import sign
 
-BACKEND = Path(__file__).resolve().parent.parent
-PY = sys.executable
 OUR_SECRET = "whsec_bench_receiver_0123456789abcdef"
 REQUEST_TIMEOUT = 30.0
-
-
-def say(message: str) -> None:
-    print(f"+ {message}", flush=True)
-
-
-def sign(body: str, secret: str) -> str:
-    ts = int(time.time())
-    mac = hmac.new(secret.encode(), f"{ts}.{body}".encode(), hashlib.sha256).hexdigest()
-    return f"t={ts},v1={mac}"
 
 
 @dataclass
@@ -158,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def manage(*cmd: str) -> None:
             say("manage.py " + " ".join(cmd))
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 [PY, "manage.py", *cmd], cwd=BACKEND, env=env, check=True,
                            stdout=subprocess.DEVNULL)  # fmt: skip
 
@@ -166,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         manage("create_stripe_data")
         events_file = var / "events.json"
         say(f"making {args.subscriptions} subscriptions and {args.count} events")
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [PY, "-m", "bench.prepare", str(events_file), str(args.count), str(args.subscriptions)],
             cwd=BACKEND, env=env, check=True,
         )  # fmt: skip
@@ -175,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
         port = free_port()
         say(f"gunicorn, {args.gunicorn_workers} sync workers, on 127.0.0.1:{port}")
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [PY, "-m", "gunicorn", "config.wsgi:application", "-w", str(args.gunicorn_workers),
              "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60"],
             cwd=BACKEND, env=env,

@@ -1,6 +1,6 @@
 """`make run`: the whole product on one machine, with no account and no server to install.
 
-    python -m devtools.run            (from backend/, with the project's .venv)
+    cd backend && python -m devstack.run       (with the project's .venv; `make run`)
 
 Starts, in order: the offline Stripe stand-in (unless ``STRIPE_SECRET_KEY`` is set),
 migrations, the Premium price, the demo 13F data, a Celery worker and beat, and Django on
@@ -20,53 +20,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from config.env import ROOT_DIR, env  # reads .env into os.environ (environment wins)
-from devtools.services import free_port, stop, wait_for_port
-
-BACKEND = Path(__file__).resolve().parent.parent
-PY = sys.executable
-
-
-def say(message: str) -> None:
-    print(f"+ {message}", flush=True)
-
-
-def manage(*args: str, environ: dict[str, str]) -> None:
-    say("manage.py " + " ".join(args))
-    subprocess.run([PY, "manage.py", *args], cwd=BACKEND, env=environ, check=True)
-
-
-def wait_for_http(url: str, *, proc: subprocess.Popen, timeout: float = 60) -> None:
-    """Until ``url`` gets any HTTP answer (runserver may listen before it can answer)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"Django exited with {proc.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return  # an HTTP answer, even an error one
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} gave no HTTP answer after {timeout}s")
-
-
-def write_ready_file(path: Path, info: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(info))
-    tmp.replace(path)
+# The project's one reader of the environment: it loads .env into os.environ (the
+# environment wins), so this runner and every child see the same settings.
+from config.env import env
+from devstack.paths import PY, ROOT, say
+from devstack.processes import (
+    Supervisor,
+    free_port,
+    manage,
+    wait_for_port,
+    wait_http,
+    write_ready_file,
+)
+from devtools.offline import OFFLINE_STRIPE_WEBHOOK_SECRET
+from fakestripe.launcher import FakeStripe
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -92,19 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         # Settings read VAR_DIR from the environment: this process's (imported below) and
         # every child's.
         os.environ["VAR_DIR"] = str(args.var_dir.resolve())
-    var_dir = Path(os.environ.get("VAR_DIR") or ROOT_DIR / "var")
+    var_dir = Path(os.environ.get("VAR_DIR") or ROOT / "var")
     environ = dict(os.environ)
     environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     environ.setdefault("SITE_URL", site)
     var_dir.mkdir(parents=True, exist_ok=True)
 
-    procs: list[subprocess.Popen] = []
     with contextlib.ExitStack() as stack:
         offline = not environ.get("STRIPE_SECRET_KEY")
         fake = None
         if offline:
-            from devtools.fakestripe.launcher import FakeStripe
-
             state_dir = var_dir / "fakestripe"  # kept: customers survive a restart
             state_dir.mkdir(parents=True, exist_ok=True)
             fake = stack.enter_context(FakeStripe(state_dir=state_dir))
@@ -114,48 +85,35 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say("using Stripe with the STRIPE_SECRET_KEY from the environment/.env")
 
-        manage("migrate", "--noinput", "-v", "0", environ=environ)
-        manage("createcachetable", environ=environ)
-        manage("create_stripe_data", environ=environ)
+        manage(environ, "migrate", "--noinput", "-v", "0")
+        manage(environ, "createcachetable")
+        manage(environ, "create_stripe_data")
         with contextlib.suppress(subprocess.CalledProcessError):
-            manage("load_13f", "--demo", environ=environ)
+            manage(environ, "load_13f", "--demo")
 
         if fake is not None:
-            from config.settings.local import OFFLINE_STRIPE_WEBHOOK_SECRET
-
             secret = environ.get("STRIPE_WEBHOOK_SECRET") or OFFLINE_STRIPE_WEBHOOK_SECRET
             fake.register_webhook(f"{site}/api/stripe-webhooks/", secret)
             say(f"the stand-in sends its webhooks to {site}/api/stripe-webhooks/")
 
-        celery = [PY, "-m", "celery", "-A", "config"]
-        say("celery worker and beat")
-        procs.append(
-            subprocess.Popen(
-                [
-                    *celery,
-                    "worker",
-                    "--loglevel=INFO",
-                    "--concurrency=2",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--beat",
-                    "--schedule",
-                    str(var_dir / "celerybeat-schedule"),
-                ],
-                cwd=BACKEND,
-                env=environ,
-            )
+        supervisor = Supervisor(environ)  # output to this terminal
+        supervisor.start(
+            "celery",
+            [
+                *(PY, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO"),
+                *("--concurrency=2", "--without-gossip", "--without-mingle"),
+                *("--beat", "--schedule", str(var_dir / "celerybeat-schedule")),
+            ],
+            stop_signal=signal.SIGINT,
         )
-        say(f"Django on {site}")
-        server = subprocess.Popen(
+        server = supervisor.start(
+            "django",
             [PY, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=BACKEND,
-            env=environ,
+            stop_signal=signal.SIGINT,
         )
-        procs.append(server)
-        wait_for_port(port, proc=server, timeout=60)
+        wait_for_port(port, proc=server.popen, timeout=60)
         if args.ready_file is not None:
-            wait_for_http(f"{site}/api/stripe/config/", proc=server)
+            wait_http(f"{site}/api/stripe/config/", procs=supervisor.procs)
             write_ready_file(
                 args.ready_file, {"url": site, "stripe_url": fake.url if fake else None}
             )
@@ -167,15 +125,14 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         try:
-            while all(p.poll() is None for p in procs):
+            while (dead := supervisor.first_exited()) is None:
                 time.sleep(0.5)
-            say("a process stopped; stopping the rest")
+            say(f"{dead.name} stopped (exit {dead.popen.returncode}); stopping the rest")
         except KeyboardInterrupt:
             print()
             say("stopping")
         finally:
-            for proc in reversed(procs):
-                stop(proc, sig=signal.SIGINT)
+            supervisor.stop_all()
     return 0
 
 

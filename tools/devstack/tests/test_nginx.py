@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from devtools import stack
-from devtools.services import free_port, wait_for_port
+from devstack import nginx
+from devstack.paths import ROOT
+from devstack.processes import free_port, wait_for_port
+from devstack.smoke import http
 
 needs_nginx = pytest.mark.skipif(
     shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
     reason="nginx is not installed (scripts/apt-ensure nginx)",
 )
-
-ROOT = stack.ROOT
 
 
 @dataclass
@@ -98,15 +98,15 @@ def site() -> Iterator[tuple[str, Captured]]:
     captured = Captured()
     upstream = capture_server(captured)
     port = free_port()
-    values = stack.production_values(
+    values = nginx.production_values(
         LISTEN_PORT=f"127.0.0.1:{port}",
         BACKEND_UPSTREAM=f"127.0.0.1:{upstream.server_address[1]}",
         SPA_ROOT=str(spa),
         STATIC_ROOT=str(base / "static"),
     )
-    conf = stack.write_nginx_config(base / "nginx", values, devtools=False)
+    conf = nginx.write_nginx_config(base / "nginx", values, devtools=False)
     proc = subprocess.Popen(
-        stack.nginx_command(conf), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        nginx.nginx_command(conf), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         wait_for_port(port, proc=proc, timeout=10)
@@ -124,21 +124,21 @@ def site() -> Iterator[tuple[str, Captured]]:
 
 
 def test_every_template_variable_is_documented_and_defaulted_in_the_image() -> None:
-    template = stack.SERVER_TEMPLATE.read_text()
+    template = nginx.SERVER_TEMPLATE.read_text()
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template))
-    assert used == set(stack.TEMPLATE_VARIABLES)
+    assert used == set(nginx.TEMPLATE_VARIABLES)
     readme = (ROOT / "nginx" / "README.md").read_text()
     dockerfile = (ROOT / "nginx" / "Dockerfile").read_text()
-    for name in stack.TEMPLATE_VARIABLES:
+    for name in nginx.TEMPLATE_VARIABLES:
         assert f"`{name}`" in readme, name
         assert re.search(rf"\b{name}=", dockerfile), f"{name} has no ENV default in the image"
-    assert set(stack.production_values()) == set(stack.TEMPLATE_VARIABLES)
+    assert set(nginx.production_values()) == set(nginx.TEMPLATE_VARIABLES)
 
 
 def test_render_refuses_a_variable_without_value() -> None:
     with pytest.raises(KeyError, match="LISTEN_PORT"):
-        stack.render("listen ${LISTEN_PORT}; root $document_root;", {})
-    assert stack.render("listen ${LISTEN_PORT}; $uri", {"LISTEN_PORT": "80"}) == "listen 80; $uri"
+        nginx.render("listen ${LISTEN_PORT}; root $document_root;", {})
+    assert nginx.render("listen ${LISTEN_PORT}; $uri", {"LISTEN_PORT": "80"}) == "listen 80; $uri"
 
 
 def _csp(policy: str) -> str:
@@ -147,7 +147,7 @@ def _csp(policy: str) -> str:
 
 
 def test_production_csp_is_strict_and_the_stack_allowance_explicit() -> None:
-    production = stack.render(stack.SERVER_TEMPLATE.read_text(), stack.production_values())
+    production = nginx.render(nginx.SERVER_TEMPLATE.read_text(), nginx.production_values())
     default_csp = re.search(r'default\s+"(default-src[^"]+)"', production)
     assert default_csp
     policy = _csp(default_csp.group(1))
@@ -157,29 +157,29 @@ def test_production_csp_is_strict_and_the_stack_allowance_explicit() -> None:
     assert "frame-ancestors 'none'" in policy
     assert "'unsafe-eval'" not in policy
     assert "script-src 'self' https://js.stripe.com 'unsafe-inline'" not in policy
-    relaxed = stack.render(
-        stack.SERVER_TEMPLATE.read_text(), stack.production_values(CSP_EXTRA_SOURCES="'self'")
+    relaxed = nginx.render(
+        nginx.SERVER_TEMPLATE.read_text(), nginx.production_values(CSP_EXTRA_SOURCES="'self'")
     )
     assert "frame-src https://js.stripe.com https://hooks.stripe.com 'self';" in _csp(relaxed)
 
 
 @needs_nginx
 def test_production_rendering_passes_nginx_t(tmp_path: Path) -> None:
-    assert stack.nginx_test_production() == 0
+    assert nginx.nginx_test_production() == 0
 
 
 @needs_nginx
 def test_stack_rendering_with_the_standins_passes_nginx_t(tmp_path: Path) -> None:
     (tmp_path / "spa").mkdir()
-    values = stack.production_values(
+    values = nginx.production_values(
         LISTEN_PORT="127.0.0.1:8080",
         BACKEND_UPSTREAM="127.0.0.1:8000",
         SPA_ROOT=str(tmp_path / "spa"),
         STATIC_ROOT=str(tmp_path),
         CSP_EXTRA_SOURCES="'self'",
     )
-    conf = stack.write_nginx_config(tmp_path / "nginx", values, devtools=True)
-    result = stack.nginx_test(conf)
+    conf = nginx.write_nginx_config(tmp_path / "nginx", values, devtools=True)
+    result = nginx.nginx_test(conf)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "nginx" / "extra" / "devtools.conf").is_file()
 
@@ -192,7 +192,7 @@ def test_webhook_body_reaches_the_backend_byte_for_byte(site: tuple[str, Capture
         b'{"id": "evt_1",  "type":"invoice.paid",\r\n "note": "caf\xc3\xa9 \\u00e9",'
         b'\t"gz": "\x1f\x8b", "pad": "' + b"x" * 70000 + b'"}\n\n'
     )
-    status, _, _ = stack.http(
+    status, _, _ = http(
         "POST",
         f"{url}/api/stripe-webhooks/",
         body,
@@ -216,9 +216,7 @@ def test_webhook_body_reaches_the_backend_byte_for_byte(site: tuple[str, Capture
 def test_webhook_body_over_the_limit_is_refused_by_nginx(site: tuple[str, Captured]) -> None:
     url, captured = site
     before = len(captured.requests)
-    status, _, _ = stack.http(
-        "POST", f"{url}/api/stripe-webhooks/", b"x" * (2 * 1024 * 1024 + 1), {}
-    )
+    status, _, _ = http("POST", f"{url}/api/stripe-webhooks/", b"x" * (2 * 1024 * 1024 + 1), {})
     assert status == 413
     assert len(captured.requests) == before
 
@@ -229,7 +227,7 @@ def test_forwarding_headers_let_django_trust_only_the_right_most_hop(
 ) -> None:
     url, captured = site
     host = url.removeprefix("http://")
-    status, headers, _ = stack.http(
+    status, headers, _ = http(
         "GET",
         f"{url}/api/filers/?q=x",
         headers={"X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "https"},
@@ -255,7 +253,7 @@ def test_forwarding_headers_let_django_trust_only_the_right_most_hop(
 @pytest.mark.parametrize("path", ["/api/auth/csrf/", "/auth/login/x/", "/admin/", "/api/account/"])
 def test_backend_prefixes_are_proxied(site: tuple[str, Captured], path: str) -> None:
     url, captured = site
-    status, _, body = stack.http("GET", url + path)
+    status, _, body = http("GET", url + path)
     assert status == 200 and body == b'{"ok": true}'
     assert captured.requests[-1]["path"] == path
 
@@ -264,7 +262,7 @@ def test_backend_prefixes_are_proxied(site: tuple[str, Captured], path: str) -> 
 def test_spa_caching_fallback_and_security_headers(site: tuple[str, Captured]) -> None:
     url, captured = site
     before = len(captured.requests)
-    status, headers, body = stack.http("GET", f"{url}/")
+    status, headers, body = http("GET", f"{url}/")
     assert status == 200 and b"q-app" in body
     assert headers["cache-control"] == "no-cache"
     csp = _csp(headers["content-security-policy"])
@@ -272,32 +270,32 @@ def test_spa_caching_fallback_and_security_headers(site: tuple[str, Captured]) -
     assert "frame-ancestors 'none'" in csp
     assert headers["x-frame-options"] == "DENY"
 
-    status, headers, body = stack.http("GET", f"{url}/filers/1000097/holdings")
+    status, headers, body = http("GET", f"{url}/filers/1000097/holdings")
     assert status == 200 and b"q-app" in body
     assert headers["cache-control"] == "no-cache"
 
-    status, headers, body = stack.http(
+    status, headers, body = http(
         "GET", f"{url}/assets/app-1a2b3c.js", headers={"Accept-Encoding": "gzip"}
     )
     assert status == 200
     assert headers["cache-control"] == "public, max-age=31536000, immutable"
     assert headers["content-encoding"] == "gzip"
 
-    status, headers, _ = stack.http("GET", f"{url}/assets/app-gone.js")
+    status, headers, _ = http("GET", f"{url}/assets/app-gone.js")
     assert status == 404
     assert "cache-control" not in headers
     assert headers["x-content-type-options"] == "nosniff"  # error pages too
 
-    status, _, _ = stack.http("GET", f"{url}/robots.txt")
+    status, _, _ = http("GET", f"{url}/robots.txt")
     assert status == 404
-    status, headers, _ = stack.http("GET", f"{url}/favicon.svg")
+    status, headers, _ = http("GET", f"{url}/favicon.svg")
     assert status == 200 and headers["cache-control"] == "public, max-age=3600"
-    status, headers, body = stack.http("GET", f"{url}/static/admin/base.css")
+    status, headers, body = http("GET", f"{url}/static/admin/base.css")
     assert status == 200 and b"margin" in body
     # The stand-ins' routes do not exist in production: the SPA answers them.
-    status, _, body = stack.http("GET", f"{url}/_dev/oidc/.well-known/openid-configuration")
+    status, _, body = http("GET", f"{url}/_dev/oidc/.well-known/openid-configuration")
     assert b"q-app" in body
-    status, _, body = stack.http("GET", f"{url}/js.stripe.com/v3/")
+    status, _, body = http("GET", f"{url}/js.stripe.com/v3/")
     assert b"q-app" in body
     assert len(captured.requests) == before  # none of these reached the backend
 
@@ -305,5 +303,5 @@ def test_spa_caching_fallback_and_security_headers(site: tuple[str, Captured]) -
 @needs_nginx
 def test_docs_page_policy_allows_swagger_from_jsdelivr(site: tuple[str, Captured]) -> None:
     url, _ = site
-    _, headers, _ = stack.http("GET", f"{url}/api/docs/")
+    _, headers, _ = http("GET", f"{url}/api/docs/")
     assert "script-src 'self' https://cdn.jsdelivr.net" in headers["content-security-policy"]

@@ -1,4 +1,4 @@
-"""Entry point: ``cd backend && python -m devtools.fakestripe [--host] [--port] [--state-dir]``."""
+"""Entry point: ``python -m fakestripe [--host] [--port] [--state-dir]``."""
 
 import sys
 

@@ -2,7 +2,7 @@
 
     with FakeStripe() as fs:
         client = stripe.StripeClient(fs.secret_key, base_addresses={"api": fs.url})
-        fs.register_webhook("http://127.0.0.1:8000/stripe/webhook/", "whsec_...")
+        fs.register_webhook("http://127.0.0.1:8000/api/stripe-webhooks/", "whsec_...")
 
 Only the standard library is used here, so importing it is cheap.
 """
@@ -22,7 +22,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-BACKEND_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 URL_PREFIX = "FAKESTRIPE_URL="
 
 
@@ -68,7 +67,7 @@ class FakeStripe:
         cmd = [
             self.python,
             "-m",
-            "devtools.fakestripe",
+            "fakestripe",
             "--host",
             self.host,
             "--port",
@@ -84,11 +83,10 @@ class FakeStripe:
             cmd.append("--verbose")
         self._stderr_path = os.path.join(self.state_dir, "server.log")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env["PYTHONPATH"] = BACKEND_DIR + os.pathsep + env.get("PYTHONPATH", "")
         with open(self._stderr_path, "ab") as errlog:
             self._proc = subprocess.Popen(
                 cmd,
-                cwd=BACKEND_DIR,
+                cwd=self.state_dir,
                 stdout=subprocess.PIPE,
                 stderr=errlog,
                 stdin=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""``python -m devtools.fakestripe``: run the patched localstripe on 127.0.0.1.
+"""``python -m fakestripe``: run the patched localstripe on 127.0.0.1.
 
 Prints exactly one line, ``FAKESTRIPE_URL=http://127.0.0.1:<port>``, on stdout once the socket
 accepts connections; everything else goes to stderr. SIGTERM / SIGINT write the state and exit.
@@ -35,7 +35,7 @@ def _loopback(host: str) -> str:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m devtools.fakestripe",
+        prog="python -m fakestripe",
         description="Offline Stripe stand-in (patched localstripe)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")

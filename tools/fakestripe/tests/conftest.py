@@ -6,8 +6,8 @@ which no test in this folder uses).
 
 import pytest
 
-from devtools.fakestripe import testing
-from devtools.fakestripe.launcher import FakeStripe
+from fakestripe import testing
+from fakestripe.launcher import FakeStripe
 
 
 @pytest.fixture(scope="session")

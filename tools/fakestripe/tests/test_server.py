@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
-from devtools.fakestripe import testing
-from devtools.fakestripe.launcher import BACKEND_DIR, FakeStripe, FakeStripeError
+from fakestripe import testing
+from fakestripe.launcher import FakeStripe, FakeStripeError
 
 MONTH_MIN, MONTH_MAX = 28 * 86400, 31 * 86400 + 3600
 WEBHOOK_SECRET = "whsec_test_offline_receiver"
@@ -123,10 +123,10 @@ def test_binds_loopback_only_and_prints_url(fake):
     assert listening == {"0100007F"}  # 127.0.0.1 only, not 0.0.0.0 nor ::
 
 
-def test_refuses_to_bind_all_interfaces():
+def test_refuses_to_bind_all_interfaces(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "devtools.fakestripe", "--host", "0.0.0.0"],
-        cwd=BACKEND_DIR,
+        [sys.executable, "-m", "fakestripe", "--host", "0.0.0.0"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=20,
@@ -190,12 +190,12 @@ def _alive(pid: int) -> bool:
 
 def test_no_orphan_when_the_parent_is_killed(tmp_path):
     code = (
-        "import sys, time; from devtools.fakestripe.launcher import FakeStripe; "
+        "import sys, time; from fakestripe.launcher import FakeStripe; "
         f"fs = FakeStripe(state_dir={str(tmp_path)!r}).start(); "
         "print(fs.pid, flush=True); time.sleep(60)"
     )
     parent = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=BACKEND_DIR, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True
     )
     server_pid = int(parent.stdout.readline())
     assert _alive(server_pid)
@@ -550,7 +550,7 @@ def test_webhooks_signed_in_current_shape(fake, client, price, receiver):
 
     def about(event_type, *, field="id"):
         def predicate(e):
-            obj = e.data.object
+            obj = e.data.object.to_dict()  # stripe-python 15 objects are not dicts
             target = (
                 sub.id
                 if field == "id"
@@ -578,7 +578,7 @@ def test_webhooks_signed_in_current_shape(fake, client, price, receiver):
     activated = receiver.wait_for(
         lambda e: (
             about("customer.subscription.updated")(e)
-            and e.data.get("previous_attributes", {}).get("status") == "incomplete"
+            and e.data.to_dict().get("previous_attributes", {}).get("status") == "incomplete"
         )
     )
     assert activated[0].data.object.status == "active"
@@ -661,38 +661,6 @@ def test_publishable_key_paths_like_stripe_js(fake, client, price):
     )
     assert status == 200 and body["status"] == "succeeded"
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
-
-
-def test_dev_proxy_forwards_to_stand_in(fake, settings, rf):
-    from devtools.fakestripe.proxy import stripe_proxy
-
-    settings.DEVTOOLS_ALLOWED = True
-    settings.STRIPE_API_HOST = fake.url
-    response = stripe_proxy(rf.get("/js.stripe.com/v3/"), path="js.stripe.com/v3/")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/javascript")
-    body = json.dumps(
-        {
-            "key": fake.publishable_key,
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 1, "exp_year": 2032, "cvc": "123"},
-        }
-    )
-    response = stripe_proxy(
-        rf.post("/v1/payment_methods", data=body, content_type="application/json"),
-        path="payment_methods",
-    )
-    assert response.status_code == 200 and json.loads(response.content)["card"]["last4"] == "4242"
-    # the browser never gets the secret key's powers through the proxy
-    response = stripe_proxy(
-        rf.get("/v1/customers", HTTP_AUTHORIZATION="Bearer sk_test_xxxxxxxxxx"), path="customers"
-    )
-    assert response.status_code == 401
-    settings.DEVTOOLS_ALLOWED = False
-    from django.http import Http404
-
-    with pytest.raises(Http404):
-        stripe_proxy(rf.get("/v1/customers"), path="customers")
 
 
 def test_port_is_free_after_stop(tmp_path):

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -33,6 +31,7 @@ from localstripe import webhooks as W
 
 from .. import context, state
 from ..errors import invalid_request
+from ..signing import sign
 from .export import unknown_parameter
 
 try:  # the version stripe-python 15.x sends as Stripe-Version
@@ -185,14 +184,10 @@ class Dispatcher:
             if delay:
                 await asyncio.sleep(delay)
             entry["attempts"] += 1
-            timestamp = int(time.time())
-            signature = hmac.new(
-                target.secret.encode(), b"%d.%s" % (timestamp, payload), hashlib.sha256
-            ).hexdigest()
             headers = {
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                "Stripe-Signature": f"t={timestamp},v1={signature}",
+                "Stripe-Signature": sign(payload, target.secret),
             }
             try:
                 async with session.post(
