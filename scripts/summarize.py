@@ -6,7 +6,7 @@ JUnit XML files (pytest) and vitest/playwright JSON reports are added up into
 
 import json
 import sys
-import xml.etree.ElementTree as ET  # noqa: S405  (our own test reports)
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 

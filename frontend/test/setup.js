@@ -1,4 +1,4 @@
-// jsdom lacks screen.orientation, which Quasar ≥ 2.28 components read (STACK.md).
+// jsdom lacks screen.orientation, which Quasar ≥ 2.28 components read.
 import { config } from '@vue/test-utils'
 import { Quasar, Dialog, Notify } from 'quasar'
 

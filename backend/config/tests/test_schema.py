@@ -1,8 +1,8 @@
-"""The OpenAPI schema and Swagger UI describe the whole HTTP contract (API.md)."""
+"""The OpenAPI schema and Swagger UI describe the whole HTTP contract (docs/api.md)."""
 
 
 def test_openapi_schema_covers_every_endpoint_of_the_contract(client):
-    """API.md's paths, the non-DRF ones (webhook, sign-in redirects) included."""
+    """docs/api.md's paths, the non-DRF ones (webhook, sign-in redirects) included."""
     import yaml
 
     schema = yaml.safe_load(client.get("/api/schema/").content)

@@ -1,4 +1,4 @@
-// The purchase flow of shared/API.md "Billing", without the markup: load the config and the card
+// The purchase flow of docs/api.md ("Billing"), without the markup: load the config and the card
 // element, then create-subscription → confirmCardPayment (3-D Secure) when asked → sync → premium.
 import { computed, ref } from 'vue'
 import { useRouter } from 'vue-router'
