@@ -18,6 +18,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 import stripe
 
+from fakestripe import testing
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
@@ -68,8 +70,19 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
+@pytest.fixture(scope="module")
+def stand_in(fake_stripe):
+    """stripe-python's client of the stand-in (the session's, see backend/conftest.py)."""
+    return testing.stripe_client(fake_stripe)
+
+
+@pytest.fixture(scope="module")
+def price(stand_in):
+    return testing.premium_price(stand_in)
+
+
 @pytest.fixture
-def app_origin(fake, settings):
+def app_origin(fake_stripe, settings):
     """A stand-in for the app: serves the test page and mounts ``stripe_proxy``."""
     from django.core.handlers.wsgi import WSGIRequest
     from django.http import Http404
@@ -77,7 +90,7 @@ def app_origin(fake, settings):
     from devtools.stripe_proxy import stripe_proxy
 
     settings.DEVTOOLS_ALLOWED = True
-    settings.STRIPE_API_HOST = fake.url
+    settings.STRIPE_API_HOST = fake_stripe.url
 
     def app(environ, start_response):
         path = environ["PATH_INFO"]
@@ -146,10 +159,10 @@ def run_page(url: str) -> dict:
     ],
 )
 def test_confirm_card_payment_in_chromium(
-    fake, client, price, app_origin, number, auth, status, code, message
+    fake_stripe, stand_in, price, app_origin, number, auth, status, code, message
 ):
-    customer = client.v1.customers.create(params={"email": "browser@example.com"})
-    sub = client.v1.subscriptions.create(
+    customer = stand_in.v1.customers.create(params={"email": "browser@example.com"})
+    sub = stand_in.v1.subscriptions.create(
         params={
             "customer": customer.id,
             "items": [{"price": price.id}],
@@ -160,7 +173,7 @@ def test_confirm_card_payment_in_chromium(
     )
     query = urllib.parse.urlencode(
         {
-            "pk": fake.publishable_key,
+            "pk": fake_stripe.publishable_key,
             "number": number,
             "auth": auth,
             "secret": sub.latest_invoice.confirmation_secret.client_secret,
@@ -172,9 +185,9 @@ def test_confirm_card_payment_in_chromium(
     assert result["status"] == status
     if code:
         assert result["error"] == {"type": "card_error", "code": code, "message": message}
-        assert client.v1.subscriptions.retrieve(sub.id).status == "incomplete"
+        assert stand_in.v1.subscriptions.retrieve(sub.id).status == "incomplete"
     else:
         assert result["error"] is None
-        sub = client.v1.subscriptions.retrieve(sub.id)
+        sub = stand_in.v1.subscriptions.retrieve(sub.id)
         assert sub.status == "active" and sub.default_payment_method
     assert stripe.api_version  # the stand-in answered stripe-python's version all along

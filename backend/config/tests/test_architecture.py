@@ -1,0 +1,162 @@
+"""The product's import graph: no cycles between its modules, and nothing of the tools.
+
+Every module under backend/ (tests and migrations aside) is parsed with ``ast``; imports at
+module level *and* inside functions count, so a cycle cannot hide behind a lazy import.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+BACKEND = Path(__file__).resolve().parents[2]
+TOOLS = ("fakestripe", "devstack", "bench")  # tools/*: never shipped, never imported
+
+
+def _is_product_file(path: Path) -> bool:
+    parts = path.relative_to(BACKEND).parts
+    return not (
+        "tests" in parts
+        or "migrations" in parts
+        or parts[0] in ("conftest.py", "manage.py")
+        or parts[0].startswith(".")
+    )
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(BACKEND).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def product_modules() -> dict[str, Path]:
+    return {
+        _module_name(path): path for path in sorted(BACKEND.rglob("*.py")) if _is_product_file(path)
+    }
+
+
+def imported_names(module: str, path: Path) -> set[str]:
+    """Absolute names of what ``module`` imports (relative imports resolved)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+@cache
+def graph() -> dict[str, set[str]]:
+    """module → the product modules it imports (a name resolves to its longest module prefix)."""
+    modules = product_modules()
+    edges: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = set()
+        for name in imported_names(module, path):
+            parts = name.split(".")
+            for end in range(len(parts), 0, -1):
+                candidate = ".".join(parts[:end])
+                if candidate in modules:
+                    if candidate != module and not module.startswith(candidate + "."):
+                        targets.add(candidate)
+                    break
+        edges[module] = targets
+    return edges
+
+
+def find_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_the_graph_sees_the_product() -> None:
+    modules = product_modules()
+    assert {"billing.services", "accounts.views", "config.urls", "devtools.oidc.views"} <= set(
+        modules
+    )
+    assert "billing.models" in graph()["billing.services"]
+    assert "accounts.models" in graph()["billing.selectors"]
+
+
+def test_no_import_cycle_between_product_modules() -> None:
+    cycles = find_cycles(graph())
+    assert cycles == [], "import cycles (module-level or lazy) in backend/: " + "; ".join(
+        " ↔ ".join(cycle) for cycle in cycles
+    )
+
+
+def test_cycle_finder_finds_a_cycle_and_a_lazy_one() -> None:
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert find_cycles({"a": {"b"}, "b": set()}) == []
+    lazy = "def f():\n    from billing import services\n"
+    tree_names = set()
+    for node in ast.walk(ast.parse(lazy)):
+        if isinstance(node, ast.ImportFrom):
+            tree_names.add(node.module)
+    assert tree_names == {"billing"}  # function-level imports are walked too
+
+
+def test_the_product_imports_no_tool() -> None:
+    """What the image ships never imports tools/ (they are not in the image)."""
+    offending = {
+        module: sorted(n for n in imported_names(module, path) if n.split(".")[0] in TOOLS)
+        for module, path in product_modules().items()
+    }
+    assert {m: names for m, names in offending.items() if names} == {}, "tools/ never ships"
+
+
+@pytest.mark.parametrize("app", ["accounts", "billing", "filings", "quotas", "config"])
+def test_product_apps_import_devtools_only_from_dev_settings(app: str) -> None:
+    """The dev glue is reached only from dev settings and the guarded URL map."""
+    allowed = {"config.settings.local", "config.settings.stack", "config.urls"}
+    offenders = sorted(
+        module
+        for module, targets in graph().items()
+        if module.split(".")[0] == app
+        and module not in allowed
+        and any(t.split(".")[0] == "devtools" for t in targets)
+    )
+    assert offenders == []
