@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import sync
+from .inbox import inbox_replay
 from .models import BillingAccount, WebhookEvent
+from .tasks import webhook_event_enqueue
 
 
 @admin.register(WebhookEvent)
@@ -54,11 +55,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay: process the selected events again")
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        from .tasks import webhook_event_enqueue
-
         ids = list(queryset.values_list("pk", flat=True))
         with transaction.atomic():
-            sync.inbox_replay(ids)
+            inbox_replay(ids)
             transaction.on_commit(
                 lambda: _report(request, self, ids, [webhook_event_enqueue(i) for i in ids])
             )

@@ -13,12 +13,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from .entitlement import field
+from .stripe_objects import field
 
 logger = logging.getLogger(__name__)
 
 
 def _model_for(object_name: str) -> Any:
+    # Imported here, not at the top: dj-stripe's models need the app registry ready, and
+    # this keeps billing's modules importable before django.setup() (not a cycle).
     from djstripe import models as djstripe_models
 
     return {

@@ -1,22 +1,25 @@
-"""The entitlement rule of API.md, in one place.
+"""The entitlement rule of the HTTP contract (docs/api.md, "Tiers and entitlement"), in one place.
 
 premium ⇔ status is ``active``/``trialing`` and the paid period has not ended, or status is
 ``past_due`` and now < period end + ``PAST_DUE_GRACE``. Everything else is not premium.
 
 Readers accept both Stripe shapes: the current one (period on
 ``items.data[].current_period_end``, API ≥ 2025-03-31) and the older one
-(``current_period_end`` on the subscription itself).
+(``current_period_end`` on the subscription itself); :mod:`billing.stripe_objects` reads
+fields of either kind of object (stripe-python's or a plain dict).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
+
+from .stripe_objects import field, iso, timestamp
 
 if TYPE_CHECKING:
     from .models import BillingAccount
@@ -28,45 +31,23 @@ NON_TERMINAL_STATUSES = frozenset(
 )
 
 
-def _ts(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(int(value), tz=UTC)
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """``obj[key]`` for dicts and stripe-python objects (which are not dicts since v13)."""
-    if obj is None:
-        return default
-    if isinstance(obj, Mapping):
-        return obj.get(key, default)
-    try:
-        return obj[key]
-    except (KeyError, TypeError, IndexError):
-        return default
-
-
-field = _get
-
-
 def period_end(subscription: Mapping[str, Any]) -> datetime | None:
     """End of the paid period: item-level (current API) or subscription-level (older API)."""
-    items = _get(_get(subscription, "items") or {}, "data") or []
-    ends = [_ts(_get(item, "current_period_end")) for item in items]
+    items = field(field(subscription, "items") or {}, "data") or []
+    ends = [timestamp(field(item, "current_period_end")) for item in items]
     known = [end for end in ends if end is not None]
     if known:
         return max(known)
-    return _ts(_get(subscription, "current_period_end"))
+    return timestamp(field(subscription, "current_period_end"))
 
 
 def is_cancelling(subscription: Mapping[str, Any]) -> bool:
     """Cancel scheduled: ``cancel_at_period_end``, or (current API) a ``cancel_at`` date."""
-    if _get(subscription, "cancel_at_period_end"):
+    if field(subscription, "cancel_at_period_end"):
         return True
-    cancel_at = _ts(_get(subscription, "cancel_at"))
-    return cancel_at is not None and _get(subscription, "status") in PREMIUM_STATUSES | {"past_due"}
+    cancel_at = timestamp(field(subscription, "cancel_at"))
+    status = field(subscription, "status")
+    return cancel_at is not None and status in PREMIUM_STATUSES | {"past_due"}
 
 
 def premium_until(
@@ -75,7 +56,7 @@ def premium_until(
     """The instant premium ends for this subscription, or None if it grants nothing."""
     if not subscription:
         return None
-    status = _get(subscription, "status")
+    status = field(subscription, "status")
     end = period_end(subscription)
     if end is None:
         return None
@@ -109,8 +90,8 @@ class Snapshot:
 
 def snapshot(subscription: Mapping[str, Any]) -> Snapshot:
     return Snapshot(
-        subscription_id=str(_get(subscription, "id") or ""),
-        stripe_status=str(_get(subscription, "status") or ""),
+        subscription_id=str(field(subscription, "id") or ""),
+        stripe_status=str(field(subscription, "status") or ""),
         current_period_end=period_end(subscription),
         cancel_at_period_end=is_cancelling(subscription),
         premium_until=premium_until(subscription),
@@ -135,10 +116,6 @@ def state_for(stripe_status: str, *, cancel_at_period_end: bool, premium: bool) 
     return "none"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def status_object(account: BillingAccount | None) -> dict[str, Any]:
     """The contract's status object, from the stored row alone (no Stripe call)."""
     if account is None or not account.subscription_id:
@@ -160,8 +137,8 @@ def status_object(account: BillingAccount | None) -> dict[str, Any]:
         ),
         "stripe_status": account.stripe_status,
         "premium": premium,
-        "premium_until": _iso(account.premium_until) if premium else None,
-        "current_period_end": _iso(account.current_period_end),
+        "premium_until": iso(account.premium_until) if premium else None,
+        "current_period_end": iso(account.current_period_end),
         "cancel_at_period_end": account.cancel_at_period_end,
         "subscription_id": account.subscription_id,
     }
@@ -182,7 +159,7 @@ def choose_subscription(
 
     def rank(sub: Mapping[str, Any]) -> tuple[int, int, int]:
         granting = is_premium_subscription(sub, now=moment)
-        in_progress = _get(sub, "status") in NON_TERMINAL_STATUSES
-        return (int(granting), int(in_progress), int(_get(sub, "created") or 0))
+        in_progress = field(sub, "status") in NON_TERMINAL_STATUSES
+        return (int(granting), int(in_progress), int(field(sub, "created") or 0))
 
     return max(subscriptions, key=rank)

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from accounts.models import User
 
+from .entitlement import status_object
 from .models import BillingAccount
 
 Tier = Literal["guest", "free", "premium"]
@@ -31,8 +32,6 @@ def is_premium(user: User | AnonymousUser | None) -> bool:
 
 
 def subscription_status(user: User) -> dict[str, Any]:
-    """The contract's status object for ``user`` (see API.md, "Status object")."""
-    from .entitlement import status_object
-
+    """The contract's status object for ``user`` (docs/api.md, "The status object")."""
     account = BillingAccount.objects.filter(user_id=user.pk).first()
     return status_object(account)

@@ -3,7 +3,9 @@
 Every function takes the per-user lock (the user's ``BillingAccount`` row, selected for
 update) for its whole run, so two requests of one user never interleave; Stripe writes
 carry deterministic idempotency keys, so a retry after a timeout never creates a second
-customer or subscription. Stripe is reached only through :mod:`billing.stripe_client`.
+customer or subscription. Stripe is reached only through :mod:`billing.stripe_client`;
+the row and what is stored on it are :mod:`billing.account_state`'s, re-reading a customer
+from Stripe is :mod:`billing.sync`'s.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from django.utils import timezone
 from accounts.models import User
 
 from . import entitlement, stripe_client
+from .account_state import account_apply_subscription, account_link_customer, account_lock
 from .djstripe_sync import djstripe_sync
-from .entitlement import field
 from .exceptions import (
     AlreadyPremium,
     BillingError,
@@ -34,6 +36,8 @@ from .exceptions import (
     stripe_errors,
 )
 from .models import BillingAccount
+from .stripe_objects import field
+from .sync import account_sync
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +119,7 @@ def price_get() -> PriceInfo:
 
 
 def price_cache(price: stripe.Price) -> PriceInfo:
+    """Remember ``price`` as the Premium price (and mirror it into dj-stripe); its info."""
     info = price_info_from(price)
     cache.set(_price_cache_key(), info.__dict__, PRICE_CACHE_SECONDS)
     djstripe_sync(price)
@@ -133,36 +138,6 @@ class PriceMissing(StripeFailed):
 # --- Helpers -----------------------------------------------------------------------
 
 
-def _locked_account(user: User) -> BillingAccount:
-    """The user's billing row, created if needed, locked until the transaction ends."""
-    BillingAccount.objects.get_or_create(user=user)
-    return BillingAccount.objects.select_for_update().get(user=user)
-
-
-def account_apply_subscription(account: BillingAccount, subscription: Any) -> BillingAccount:
-    """Store what the app derives from ``subscription`` and mirror it into dj-stripe."""
-    snap = entitlement.snapshot(subscription)
-    account.subscription_id = snap.subscription_id
-    account.stripe_status = snap.stripe_status
-    account.current_period_end = snap.current_period_end
-    account.cancel_at_period_end = snap.cancel_at_period_end
-    account.premium_until = snap.premium_until
-    account.synced_at = timezone.now()
-    account.save(
-        update_fields=[
-            "subscription_id",
-            "stripe_status",
-            "current_period_end",
-            "cancel_at_period_end",
-            "premium_until",
-            "synced_at",
-            "updated_at",
-        ]
-    )
-    djstripe_sync(subscription)
-    return account
-
-
 def _key_prefix(user: User) -> str:
     """Namespace of a user's idempotency keys: the id alone repeats when a database is reset
     (a user id is reused) while Stripe still remembers keys for 24 hours."""
@@ -179,8 +154,7 @@ def _customer_ensure(account: BillingAccount, user: User) -> str:
         metadata={"user_id": str(user.pk), "djstripe_subscriber": str(user.pk)},
         idempotency_key=f"{_key_prefix(user)}-customer-{account.customer_generation}",
     )
-    account.stripe_customer_id = customer["id"]
-    account.save(update_fields=["stripe_customer_id", "updated_at"])
+    account_link_customer(account, customer["id"])
     djstripe_sync(customer)
     return customer["id"]
 
@@ -243,7 +217,7 @@ def subscription_create(*, user: User, payment_method_id: str | None = None) -> 
     failure: BillingError | None = None
     result: Purchase | None = None
     with transaction.atomic():
-        account = _locked_account(user)
+        account = account_lock(user)
         try:
             with stripe_errors():
                 result = _purchase(account, user, payment_method_id, fingerprint)
@@ -323,10 +297,8 @@ def _purchase(
 
 def subscription_sync(*, user: User) -> dict[str, Any]:
     """Re-read the user's subscriptions from Stripe now and store the entitlement."""
-    from .sync import account_sync  # the customer-level sync the webhook worker uses too
-
     with transaction.atomic():
-        account = _locked_account(user)
+        account = account_lock(user)
         if account.stripe_customer_id:
             with stripe_errors():
                 account_sync(account)
@@ -336,7 +308,7 @@ def subscription_sync(*, user: User) -> dict[str, Any]:
 def subscription_cancel(*, user: User, at_period_end: bool = True) -> dict[str, Any]:
     """Cancel the caller's own subscription: at the end of the paid period, or now."""
     with transaction.atomic():
-        account = _locked_account(user)
+        account = account_lock(user)
         if not account.subscription_id or account.stripe_status in (
             "canceled",
             "incomplete_expired",
@@ -356,7 +328,7 @@ def subscription_cancel(*, user: User, at_period_end: bool = True) -> dict[str, 
 def subscription_resume(*, user: User) -> dict[str, Any]:
     """Undo a cancel-at-period-end while the paid period still runs."""
     with transaction.atomic():
-        account = _locked_account(user)
+        account = account_lock(user)
         if not account.subscription_id or not account.cancel_at_period_end:
             raise NothingToResume()
         if not account.is_premium:

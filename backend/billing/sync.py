@@ -1,55 +1,45 @@
-"""Customer-level sync with Stripe, and the webhook inbox's bookkeeping.
+"""Customer-level sync: bring the stored entitlement of a Stripe customer in line with Stripe.
 
-The worker never trusts an event's payload for the entitlement: it re-reads the
-customer's subscriptions from Stripe and stores what :func:`entitlement.choose_subscription`
-picks, under the customer's lock (the ``BillingAccount`` row, ``select_for_update``). The
-outcome therefore depends only on what Stripe has when the worker runs, not on the order
-in which events arrive or how often: a late ``created`` after ``deleted`` or an
-``invoice.paid`` before ``customer.subscription.created`` end in Stripe's real state.
+Nothing here trusts an event's payload for the entitlement: it re-reads the customer's
+subscriptions from Stripe and stores what :func:`entitlement.choose_subscription` picks,
+under the customer's lock (the ``BillingAccount`` row, ``select_for_update``; see
+:mod:`billing.account_state`). The outcome therefore depends only on what Stripe has when
+the sync runs, not on the order in which events arrive or how often: a late ``created``
+after ``deleted`` or an ``invoice.paid`` before ``customer.subscription.created`` end in
+Stripe's real state.
 
-The same function serves ``POST /api/stripe/subscription/sync/`` (:func:`account_sync`),
-the webhook worker (:func:`event_apply`) and the nightly reconciliation
-(:func:`subscriptions_reconcile`).
+The same functions serve ``POST /api/stripe/subscription/sync/`` (:func:`account_sync`,
+through :mod:`billing.services`), the webhook worker (:func:`customer_sync`,
+:func:`customer_delete` and :func:`invoice_sync`, through :mod:`billing.events`) and the
+nightly reconciliation (:func:`subscriptions_reconcile`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import stripe
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
 
 from accounts.models import User
 
 from . import entitlement, stripe_client
+from .account_state import (
+    account_apply_subscription,
+    account_changes,
+    account_forget_customer,
+    account_link_customer,
+    account_lock,
+    account_lock_for_customer,
+)
 from .djstripe_sync import djstripe_sync
-from .models import BillingAccount, WebhookEvent
-from .services import _locked_account, account_apply_subscription
+from .models import BillingAccount
+from .stripe_objects import iso
 
 logger = logging.getLogger(__name__)
-
-SUBSCRIPTION_EVENTS = frozenset(
-    {
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-    }
-)
-INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
-CUSTOMER_DELETED = "customer.deleted"
-#: Event types the worker acts on; the receiver stores any other type as ``ignored``.
-HANDLED_TYPES = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | {CUSTOMER_DELETED}
-
-#: The stored columns a sync may change, compared to report drift.
-TRACKED = ("subscription_id", "stripe_status", "current_period_end", "cancel_at_period_end",
-           "premium_until")  # fmt: skip
 
 
 @dataclass
@@ -71,26 +61,11 @@ class SyncResult:
 
 def _show(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return str(iso(value))
     return repr(value)
 
 
-def _id(value: Any) -> str:
-    """An id from a field that may hold the id or the expanded object."""
-    if isinstance(value, Mapping):
-        return str(value.get("id") or "")
-    return str(value or "")
-
-
 # --- The customer-level sync ---------------------------------------------------------
-
-
-def _diff(account: BillingAccount, snap: entitlement.Snapshot) -> dict[str, tuple[Any, Any]]:
-    return {
-        name: (getattr(account, name), getattr(snap, name))
-        for name in TRACKED
-        if getattr(account, name) != getattr(snap, name)
-    }
 
 
 def account_sync(account: BillingAccount, *, dry_run: bool = False) -> SyncResult:
@@ -110,7 +85,7 @@ def account_sync(account: BillingAccount, *, dry_run: bool = False) -> SyncResul
     if chosen is None:
         result.outcome = "no_subscription"
         return result
-    result.changes = _diff(account, entitlement.snapshot(chosen))
+    result.changes = account_changes(account, entitlement.snapshot(chosen))
     if result.changes:
         result.outcome = "would_change" if dry_run else "synced"
     if not dry_run:
@@ -121,9 +96,10 @@ def account_sync(account: BillingAccount, *, dry_run: bool = False) -> SyncResul
 def _customer_owner(customer_id: str, hint_user_id: str | None) -> tuple[str | None, bool]:
     """``(user id, customer still exists)`` for a customer no account is linked to yet.
 
-    Read from Stripe: the customer's ``metadata.user_id`` (set by ``_customer_ensure``),
-    else the id the event carried (subscription metadata). A deleted customer is never
-    adopted, so a late event cannot revive it.
+    Read from Stripe: the customer's ``metadata.user_id`` (set when
+    :mod:`billing.services` creates the customer), else the id the event carried
+    (subscription metadata). A deleted customer is never adopted, so a late event cannot
+    revive it.
     """
     try:
         customer = stripe_client.customer_retrieve(customer_id)
@@ -138,13 +114,11 @@ def _customer_owner(customer_id: str, hint_user_id: str | None) -> tuple[str | N
     return (metadata.get("user_id") or hint_user_id), True
 
 
-def _locked_account_for(
+def _customer_account_lock(
     customer_id: str, hint_user_id: str | None
 ) -> tuple[BillingAccount | None, str]:
     """The customer's account, locked, or ``(None, why)``. Adopts an unlinked customer."""
-    account = (
-        BillingAccount.objects.select_for_update().filter(stripe_customer_id=customer_id).first()
-    )
+    account = account_lock_for_customer(customer_id)
     if account is not None:
         return account, "linked"
     user_id, alive = _customer_owner(customer_id, hint_user_id)
@@ -155,7 +129,7 @@ def _locked_account_for(
         return None, "no_account"
     # Waits here while a purchase of this user still holds the lock; the row read after
     # the wait carries the customer id that purchase stored.
-    account = _locked_account(user)
+    account = account_lock(user)
     if account.stripe_customer_id == customer_id:
         return account, "linked"
     if account.stripe_customer_id:
@@ -166,8 +140,7 @@ def _locked_account_for(
         return None, "other_customer"
     # The customer was made but the request that made it did not store it (a crash or a
     # rollback after Stripe answered): it is this user's.
-    account.stripe_customer_id = customer_id
-    account.save(update_fields=["stripe_customer_id", "updated_at"])
+    account_link_customer(account, customer_id)
     logger.info("Linked customer %s to user %s from Stripe's metadata", customer_id, user.pk)
     return account, "adopted"
 
@@ -177,7 +150,7 @@ def customer_sync(
 ) -> SyncResult:
     """Bring the stored entitlement of one Stripe customer in line with Stripe."""
     with transaction.atomic():
-        account, how = _locked_account_for(customer_id, hint_user_id)
+        account, how = _customer_account_lock(customer_id, hint_user_id)
         if account is None:
             return SyncResult(customer_id, how)
         result = account_sync(account, dry_run=dry_run)
@@ -193,42 +166,23 @@ def customer_delete(*, customer_id: str) -> SyncResult:
     key. Stripe is asked first: a customer that still exists is synced instead.
     """
     with transaction.atomic():
-        account = (
-            BillingAccount.objects.select_for_update()
-            .filter(stripe_customer_id=customer_id)
-            .first()
-        )
+        account = account_lock_for_customer(customer_id)
         if account is None:
             return SyncResult(customer_id, "no_account")
         _, alive = _customer_owner(customer_id, None)
         if alive:
             logger.warning("customer.deleted for %s, but Stripe still has it: synced", customer_id)
             return account_sync(account)
-        before = {name: getattr(account, name) for name in TRACKED}
-        account.stripe_customer_id = None
-        account.customer_generation = F("customer_generation") + 1
-        account.stripe_status = "canceled" if account.subscription_id else ""
-        account.cancel_at_period_end = False
-        account.premium_until = None
-        account.synced_at = timezone.now()
-        account.save(
-            update_fields=[
-                "stripe_customer_id",
-                "customer_generation",
-                "stripe_status",
-                "cancel_at_period_end",
-                "premium_until",
-                "synced_at",
-                "updated_at",
-            ]
-        )
-        account.refresh_from_db()
-        changes = {
-            name: (value, getattr(account, name))
-            for name, value in before.items()
-            if value != getattr(account, name)
-        }
+        changes = account_forget_customer(account)
         return SyncResult(customer_id, "customer_deleted", account.pk, account.user_id, changes)
+
+
+def invoice_sync(invoice_id: str) -> None:
+    """Best effort: the dj-stripe mirror of the invoice as Stripe has it now."""
+    try:
+        djstripe_sync(stripe_client.invoice_retrieve(invoice_id))
+    except stripe.StripeError as exc:
+        logger.warning("Invoice %s not mirrored: %s", invoice_id, exc)
 
 
 def subscriptions_reconcile(*, dry_run: bool = False) -> list[SyncResult]:
@@ -251,135 +205,3 @@ def subscriptions_reconcile(*, dry_run: bool = False) -> list[SyncResult]:
             logger.info("Reconcile %s", result.describe())
         results.append(result)
     return results
-
-
-# --- Webhook events ------------------------------------------------------------------
-
-
-def _event_user_hint(obj: Mapping[str, Any]) -> str | None:
-    """``metadata.user_id`` from a subscription or, for an invoice, its subscription's."""
-    candidates = [
-        obj.get("metadata"),
-        ((obj.get("parent") or {}).get("subscription_details") or {}).get("metadata"),
-        (obj.get("subscription_details") or {}).get("metadata"),
-    ]
-    for metadata in candidates:
-        if isinstance(metadata, Mapping) and metadata.get("user_id"):
-            return str(metadata["user_id"])
-    return None
-
-
-def event_apply(event: WebhookEvent) -> SyncResult | None:
-    """Act on one stored event; None for a type the worker does not handle."""
-    obj = (event.payload.get("data") or {}).get("object") or {}
-    if event.type == CUSTOMER_DELETED:
-        return customer_delete(customer_id=_id(obj.get("id")))
-    if event.type in SUBSCRIPTION_EVENTS or event.type in INVOICE_EVENTS:
-        customer_id = _id(obj.get("customer"))
-        if not customer_id:
-            return SyncResult("", "no_customer")
-        result = customer_sync(customer_id=customer_id, hint_user_id=_event_user_hint(obj))
-        if event.type in INVOICE_EVENTS and obj.get("id"):
-            _mirror_invoice(str(obj["id"]))
-        return result
-    return None
-
-
-def _mirror_invoice(invoice_id: str) -> None:
-    """Best effort: the dj-stripe mirror of the invoice as Stripe has it now."""
-    try:
-        djstripe_sync(stripe_client.invoice_retrieve(invoice_id))
-    except stripe.StripeError as exc:
-        logger.warning("Invoice %s not mirrored: %s", invoice_id, exc)
-
-
-# --- The inbox's states ----------------------------------------------------------------
-
-Status = WebhookEvent.Status
-
-
-def inbox_claim(event_id: str, *, now: datetime | None = None) -> WebhookEvent | None:
-    """Take an event for processing, atomically; None if someone else has it or it is over.
-
-    One conditional UPDATE: only a ``received`` event, or a ``processing`` one whose
-    claim is older than ``BILLING_WEBHOOK_STALE_AFTER`` (its worker died), moves to
-    ``processing``. Of any number of concurrent claims exactly one updates the row.
-    """
-    now = now or timezone.now()
-    stale = now - settings.BILLING_WEBHOOK_STALE_AFTER
-    takeable = Q(status=Status.RECEIVED) | Q(status=Status.PROCESSING, status_changed_at__lt=stale)
-    claimed = WebhookEvent.objects.filter(takeable, pk=event_id).update(
-        status=Status.PROCESSING, status_changed_at=now, attempts=F("attempts") + 1
-    )
-    if claimed != 1:
-        return None
-    return WebhookEvent.objects.get(pk=event_id)
-
-
-def _finish(event: WebhookEvent, status: str, error: str = "") -> None:
-    now = timezone.now()
-    fields: dict[str, Any] = {
-        "status": status,
-        "status_changed_at": now,
-        "last_error": error[:4000],
-    }
-    if status in (Status.DONE, Status.IGNORED, Status.FAILED):
-        fields["processed_at"] = now
-    WebhookEvent.objects.filter(pk=event.pk, status=Status.PROCESSING).update(**fields)
-
-
-def inbox_done(event: WebhookEvent, *, ignored: bool = False) -> None:
-    _finish(event, Status.IGNORED if ignored else Status.DONE)
-
-
-def inbox_failed(event: WebhookEvent, error: BaseException) -> None:
-    logger.error("Stripe event %s (%s) failed after %s attempt(s): %r",
-                 event.pk, event.type, event.attempts, error)  # fmt: skip
-    _finish(event, Status.FAILED, f"{error.__class__.__name__}: {error}")
-
-
-def inbox_release(event: WebhookEvent, error: BaseException) -> None:
-    """Back to ``received`` after a transient error, so that the retry can claim it."""
-    logger.warning("Stripe event %s (%s) attempt %s failed, will retry: %r",
-                   event.pk, event.type, event.attempts, error)  # fmt: skip
-    _finish(event, Status.RECEIVED, f"{error.__class__.__name__}: {error}")
-
-
-def inbox_due(*, now: datetime | None = None) -> list[str]:
-    """Events whose task got lost; each is touched (so one sweep takes it) and returned.
-
-    ``received`` for longer than ``BILLING_WEBHOOK_SWEEP_AFTER`` (the broker was down, or a
-    task vanished with a worker), ``processing`` for longer than
-    ``BILLING_WEBHOOK_STALE_AFTER`` (the worker died mid-task) go back to ``received``;
-    events over ``BILLING_WEBHOOK_MAX_ATTEMPTS`` become ``failed`` instead.
-    """
-    now = now or timezone.now()
-    sweep_after = settings.BILLING_WEBHOOK_SWEEP_AFTER
-    stale_after = settings.BILLING_WEBHOOK_STALE_AFTER
-    waiting = Q(status=Status.RECEIVED, status_changed_at__lt=now - sweep_after)
-    stuck = Q(status=Status.PROCESSING, status_changed_at__lt=now - stale_after)
-    due: list[str] = []
-    for pk, status, changed, attempts in WebhookEvent.objects.filter(waiting | stuck).values_list(
-        "pk", "status", "status_changed_at", "attempts"
-    )[:1000]:
-        mine = WebhookEvent.objects.filter(pk=pk, status=status, status_changed_at=changed)
-        if attempts >= settings.BILLING_WEBHOOK_MAX_ATTEMPTS:
-            mine.update(
-                status=Status.FAILED,
-                status_changed_at=now,
-                processed_at=now,
-                last_error=f"gave up after {attempts} attempts (swept)",
-            )
-            continue
-        if mine.update(status=Status.RECEIVED, status_changed_at=now) == 1:
-            due.append(pk)
-    return due
-
-
-def inbox_replay(event_ids: list[str]) -> list[str]:
-    """Admin's Replay: the events go back to ``received``; the caller enqueues them."""
-    now = timezone.now()
-    WebhookEvent.objects.filter(pk__in=event_ids).update(
-        status=Status.RECEIVED, status_changed_at=now, attempts=0, last_error="", processed_at=None
-    )
-    return list(event_ids)

@@ -1,6 +1,8 @@
 """Celery tasks of billing: Stripe webhook events, the inbox sweep, the nightly reconciliation.
 
-Tasks take ids and call :mod:`billing.sync`. Retries and backoff are declared on the task.
+Tasks take ids: an event moves through the inbox's states (:mod:`billing.inbox`) while
+:mod:`billing.events` applies it; the reconciliation calls :mod:`billing.sync`. Retries and
+backoff are declared on the task.
 ``acks_late`` with ``reject_on_worker_lost`` (settings) redeliver a task whose worker died;
 the inbox claim makes a redelivered or duplicated task harmless.
 """
@@ -14,7 +16,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from . import sync
+from . import events, inbox, sync
 
 logger = logging.getLogger(__name__)
 
@@ -63,35 +65,35 @@ def process_webhook_event(self, event_id: str) -> str:
     Claimed atomically first, so duplicates (Stripe redelivering, the sweep, a replay,
     a redelivered task) do nothing while another copy runs or after it is done.
     """
-    event = sync.inbox_claim(event_id)
+    event = inbox.inbox_claim(event_id)
     if event is None:
         return "skipped"
     try:
-        result = sync.event_apply(event)
+        result = events.event_apply(event)
     except RETRYABLE as exc:
         out_of_retries = self.request.retries >= self.max_retries
         if out_of_retries or event.attempts >= settings.BILLING_WEBHOOK_MAX_ATTEMPTS:
-            sync.inbox_failed(event, exc)
+            inbox.inbox_failed(event, exc)
             return "failed"
-        sync.inbox_release(event, exc)
+        inbox.inbox_release(event, exc)
         raise  # autoretry_for schedules the retry with backoff
     except Exception as exc:
         # Not transient (a bug, Stripe refusing the request): retrying would not help.
         logger.exception("Stripe event %s (%s) failed", event_id, event.type)
-        sync.inbox_failed(event, exc)
+        inbox.inbox_failed(event, exc)
         return "failed"
     if result is None:
-        sync.inbox_done(event, ignored=True)
+        inbox.inbox_done(event, ignored=True)
         return "ignored"
     logger.info("Stripe event %s (%s): %s", event_id, event.type, result.describe())
-    sync.inbox_done(event)
+    inbox.inbox_done(event)
     return "done"
 
 
 @shared_task(name="billing.sweep_webhook_events")
 def sweep_webhook_events() -> int:
-    """Re-enqueue inbox events whose task was lost (see :func:`sync.inbox_due`)."""
-    due = sync.inbox_due()
+    """Re-enqueue inbox events whose task was lost (see :func:`inbox.inbox_due`)."""
+    due = inbox.inbox_due()
     sent = sum(webhook_event_enqueue(event_id) for event_id in due)
     if due:
         logger.info("Webhook sweep: %s event(s) due, %s enqueued", len(due), sent)

@@ -1,5 +1,5 @@
-"""Billing endpoints of the HTTP contract (API.md, "Billing (Stripe)"). Thin: validate, call
-one service, shape the answer."""
+"""Billing endpoints of the HTTP contract (docs/api.md, "Billing (Stripe)"). Thin: validate,
+call one service, shape the answer."""
 
 from typing import Any
 

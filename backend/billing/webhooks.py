@@ -2,7 +2,7 @@
 
 The request never calls Stripe and never processes the event: a Celery worker does that
 (:mod:`billing.tasks`), so Stripe gets its answer in milliseconds whatever Stripe or the
-database of dj-stripe are doing. Answers (API.md, ``POST /api/stripe-webhooks/``):
+database of dj-stripe are doing. Answers (docs/api.md, "Stripe webhooks"):
 
 * 400 ``{"detail", "code"}`` and nothing stored: no ``Stripe-Signature`` header, a signature
   made with none of the ``STRIPE_WEBHOOK_SECRET`` secrets (comma-separated, for rotation),
@@ -38,8 +38,9 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .events import HANDLED_TYPES
 from .models import WebhookEvent
-from .sync import HANDLED_TYPES
+from .tasks import webhook_event_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ def _created(event: dict[str, Any]) -> datetime | None:
 
 def event_store(event: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     """Insert the event into the inbox once; ``(row, created)``. Enqueues on commit."""
-    from .tasks import webhook_event_enqueue
-
     handled = event["type"] in HANDLED_TYPES
     with transaction.atomic():
         row, created = WebhookEvent.objects.get_or_create(

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import stripe
+from conftest import stripe_settings
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -20,19 +20,14 @@ from djstripe import models as djstripe_models
 
 from billing import services, stripe_client
 from billing.models import BillingAccount
+from fakestripe.launcher import FakeStripe
+from fakestripe.testing import stripe_client as stand_in  # our own view of the stand-in
 
 CREATE = "/api/stripe/create-subscription/"
 STATUS = "/api/stripe/subscription/"
 SYNC = "/api/stripe/subscription/sync/"
 CANCEL = "/api/stripe/cancel-subscription/"
 RESUME = "/api/stripe/resume-subscription/"
-
-
-def stand_in(fake) -> stripe.StripeClient:
-    """A client of our own, to look at the stand-in the way Stripe's dashboard would."""
-    return stripe.StripeClient(
-        fake.secret_key, base_addresses={"api": fake.url}, max_network_retries=0
-    )
 
 
 def subscriptions_of(fake, user) -> list[Any]:
@@ -310,10 +305,6 @@ def test_nobody_can_touch_another_users_subscription(stripe_ready, api, make_use
 
 @pytest.mark.django_db(transaction=True)
 def test_stripe_down_mid_flow_is_503_and_a_retry_duplicates_nothing(tmp_path, user):
-    from conftest import stripe_settings
-
-    from fakestripe.launcher import FakeStripe
-
     with (
         FakeStripe(state_dir=tmp_path / "stripe") as fake,
         override_settings(**stripe_settings(fake)),

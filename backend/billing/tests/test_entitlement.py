@@ -1,4 +1,5 @@
-"""The entitlement rule of API.md, on Stripe's own example objects (current and old shape)."""
+"""The entitlement rule (docs/api.md, "Tiers and entitlement"), on Stripe's own example
+objects (current and old shape)."""
 
 import copy
 import json

@@ -20,24 +20,21 @@ from rest_framework.test import APIClient
 
 from billing import tasks
 from billing.models import BillingAccount, WebhookEvent
-from billing.tests.test_tasks import (
-    assert_matches_stripe,
-    dashboard_subscription,
-    unique_user,
-)
-from billing.tests.test_webhooks_support import (
+from billing.tests.support import (
     SECRET,
     URL,
-    RedisProcess,
     Worker,
     app_broker,
+    assert_matches_stripe,
+    dashboard_subscription,
     event_body,
+    event_id_of,
     post_event,
-    redis_url,  # noqa: F401  (fixture)
-    stand_in,
+    unique_user,
     wait_for,
 )
 from devstack.processes import free_port
+from fakestripe.testing import stripe_client as stand_in
 
 Status = WebhookEvent.Status
 
@@ -51,7 +48,7 @@ def webhook_secret() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def worker(redis_url, fake_stripe, django_db_setup, django_db_blocker) -> Iterator[Worker]:  # noqa: F811
+def worker(redis_url, fake_stripe, django_db_setup, django_db_blocker) -> Iterator[Worker]:
     """One worker process for the module, and this process publishing to its broker."""
     with django_db_blocker.unblock(), app_broker(redis_url):
         w = Worker(broker=redis_url, fake=fake_stripe, extra_env={"STRIPE_WEBHOOK_SECRET": SECRET})
@@ -62,12 +59,6 @@ def worker(redis_url, fake_stripe, django_db_setup, django_db_blocker) -> Iterat
 def status_of(event_id: str) -> str | None:
     row = WebhookEvent.objects.filter(pk=event_id).first()
     return row.status if row else None
-
-
-def event_id_of(body: bytes) -> str:
-    import json
-
-    return json.loads(body)["id"]
 
 
 def wait_done(event_id: str, timeout: float = 30) -> WebhookEvent:
@@ -181,15 +172,6 @@ def test_buying_and_cancelling_in_stripe_flow_through_webhooks(
 
 
 # --- Failures: the broker goes away, the worker dies ------------------------------------------
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    server = RedisProcess().start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_broker_down_event_is_stored_and_processed_by_the_sweep_when_it_returns(

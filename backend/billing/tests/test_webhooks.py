@@ -16,9 +16,9 @@ import stripe
 from django.db import OperationalError
 from django.test import Client, override_settings
 
-from billing import stripe_client, tasks
+from billing import stripe_client
 from billing.models import WebhookEvent
-from billing.tests.test_webhooks_support import (
+from billing.tests.support import (
     OLD_SECRET,
     SECRET,
     URL,
@@ -56,19 +56,6 @@ def webhook_secrets():
 def client():
     """CSRF checks on, as for a browser: the receiver must not need a token."""
     return Client(enforce_csrf_checks=True)
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Records the ids the receiver hands to Celery (on commit) instead of publishing."""
-    sent: list[str] = []
-
-    def fake_apply_async(args=None, **options):
-        assert options.get("retry") is False  # publishing must fail fast
-        sent.append(args[0])
-
-    monkeypatch.setattr(tasks.process_webhook_event, "apply_async", fake_apply_async)
-    return sent
 
 
 def deliver(client, body, header=None, capture=None):
@@ -221,6 +208,7 @@ def test_non_utf8_body_is_400(client, enqueued):
 
 
 def test_sign_helper_matches_stripe_python():
+    """support.sign is fakestripe's signature: what stripe-python itself makes."""
     body = event_body("invoice.paid", {"id": "in_1"})
     ts = int(time.time())
     expected = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET, ts)

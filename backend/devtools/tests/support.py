@@ -39,7 +39,9 @@ class Browser:
 
     def csrf(self) -> str:
         self.get("/api/auth/csrf/")
-        return self.http.cookies["csrftoken"]
+        token = self.http.cookies.get("csrftoken")
+        assert token, "GET /api/auth/csrf/ set no csrftoken cookie"
+        return token
 
     def start_login(self, next_url: str | None = None) -> requests.Response:
         data = {"csrfmiddlewaretoken": self.csrf()}

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from .servers import gunicorn, migrate, own_redis, server_env
+from quotas.tests.support import gunicorn, migrate, own_redis, server_env
 
 
 def _get(url):

@@ -1,8 +1,7 @@
 import pytest
 
 from quotas.services import BUCKET_SECONDS, WINDOW_SECONDS, quota_consume, quota_peek
-
-from .servers import own_redis
+from quotas.tests.support import own_redis
 
 T0 = 1_800_000_000
 

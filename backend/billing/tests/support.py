@@ -1,19 +1,20 @@
-"""Helpers and fixtures for the webhook tests (no tests here).
+"""Plain helpers of the billing tests (no tests and no fixtures here: fixtures are in
+conftest.py).
 
-* :func:`sign` makes a ``Stripe-Signature`` header the way Stripe does (and the way
-  ``stripe.WebhookSignature`` checks it), :func:`event_body` a Stripe event around a real
-  object of the stand-in.
-* :class:`RedisProcess` is a redis-server that can be stopped and started again on the same
-  port (the broker going down and coming back).
-* :class:`Worker` runs ``python -m celery -A config worker`` as a real process against the
-  test database (SQLite file or PostgreSQL ``test_...``) and the stand-in.
+* Events: :func:`sign` (fakestripe's signature with the tests' secret), :func:`event_body`
+  (a Stripe event around an object), :func:`post_event` (a delivery to the receiver),
+  :func:`store` (what the receiver stores) and :func:`process` (the task, in this process).
+* The stand-in as Stripe's dashboard would change it: :func:`dashboard_customer`,
+  :func:`dashboard_subscription`, :func:`linked_account`; :func:`assert_matches_stripe`
+  compares a stored row with the stand-in.
+* Processes: :func:`redis_started` (devstack's throw-away Redis, or a skip),
+  :func:`app_broker` and :class:`Worker` (``python -m celery -A config worker`` as a real
+  process against the test database, SQLite file or PostgreSQL ``test_...``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -24,17 +25,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-import stripe
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
+from billing import entitlement, services, tasks
+from billing.models import BillingAccount, WebhookEvent
 from config.celery import app as celery_app
-from devstack.processes import free_port, wait_for_port
+from devstack.processes import RedisServer, ServiceMissing
+from fakestripe import signing
+from fakestripe.testing import stripe_client as stand_in
 
 BACKEND = Path(__file__).resolve().parents[2]
 URL = "/api/stripe-webhooks/"
@@ -46,11 +52,8 @@ OLD_SECRET = "whsec_test_previous_0123456789abcdef"
 
 
 def sign(payload: bytes | str, secret: str = SECRET, timestamp: int | None = None) -> str:
-    """``t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>.<payload>")>``, as Stripe signs."""
-    text = payload.decode() if isinstance(payload, bytes) else payload
-    ts = int(time.time()) if timestamp is None else int(timestamp)
-    mac = hmac.new(secret.encode(), f"{ts}.{text}".encode(), hashlib.sha256).hexdigest()
-    return f"t={ts},v1={mac}"
+    """:func:`fakestripe.signing.sign` with the tests' :data:`SECRET` by default."""
+    return signing.sign(payload, secret, timestamp)
 
 
 def event_body(
@@ -79,6 +82,10 @@ def event_body(
     return json.dumps(event, indent=2, default=str).encode()  # decimals as Stripe sends them
 
 
+def event_id_of(body: bytes) -> str:
+    return json.loads(body)["id"]
+
+
 def post_event(client: Any, body: bytes, header: str | None = None, **extra: Any) -> Any:
     """POST a raw body to the receiver; signed with :data:`SECRET` unless a header is given."""
     headers = {"HTTP_STRIPE_SIGNATURE": sign(body) if header is None else header}
@@ -87,10 +94,17 @@ def post_event(client: Any, body: bytes, header: str | None = None, **extra: Any
     return client.post(URL, data=body, content_type="application/json", **headers, **extra)
 
 
-def stand_in(fake: Any) -> stripe.StripeClient:
-    """Our own client of the stand-in, acting as Stripe's dashboard would."""
-    return stripe.StripeClient(fake.secret_key, base_addresses={"api": fake.url},
-                               max_network_retries=0)  # fmt: skip
+def store(body: bytes) -> WebhookEvent:
+    """What the receiver stores (its own tests cover the receiving)."""
+    payload = json.loads(body)
+    return WebhookEvent.objects.create(
+        id=payload["id"], type=payload["type"], payload=payload, api_version="x"
+    )
+
+
+def process(event: WebhookEvent) -> str:
+    """Run the worker's task on ``event`` in this process (``task.apply``)."""
+    return tasks.process_webhook_event.apply(args=[event.pk]).get()
 
 
 def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, every: float = 0.2) -> Any:
@@ -104,42 +118,90 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, every: float = 
         time.sleep(every)
 
 
-# --- Broker -----------------------------------------------------------------------------
+# --- Users and the stand-in's objects ------------------------------------------------------
 
 
-class RedisProcess:
-    """A redis-server on a fixed free port that can go down and come back."""
+def unique_user(make_user: Callable[..., Any]) -> Any:
+    """A user with an id no other test used: the stand-in keeps customers across tests and
+    the app's idempotency keys contain the user id."""
+    return make_user(id=secrets.randbelow(10**9) + 10**6)
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="wh-redis-")
-        self.proc: subprocess.Popen | None = None
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+def dashboard_customer(fake: Any, user: Any) -> Any:
+    return stand_in(fake).v1.customers.create(
+        params={"email": user.email, "metadata": {"user_id": str(user.pk)}}
+    )
 
-    def start(self) -> RedisProcess:
-        binary = shutil.which("redis-server")
-        if not binary:
-            pytest.skip("redis-server is not installed (make apt)")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port, proc=self.proc)
-        return self
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
+def dashboard_subscription(fake: Any, user: Any, customer: Any = None, pm: str = "pm_card_visa"):
+    """A paid subscription made directly in the stand-in, as in Stripe's dashboard."""
+    client = stand_in(fake)
+    customer = customer or dashboard_customer(fake, user)
+    method = client.v1.payment_methods.attach(pm, params={"customer": customer.id})
+    return client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": services.price_get().id}],
+            "default_payment_method": method.id,
+            "payment_behavior": "allow_incomplete",
+            "metadata": {"user_id": str(user.pk)},
+        }
+    )
 
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+
+def linked_account(fake: Any, make_user: Callable[..., Any]) -> tuple[Any, Any]:
+    """A user whose stored row says premium, while the stand-in has cancelled it (drift)."""
+    user = unique_user(make_user)
+    sub = dashboard_subscription(fake, user)
+    BillingAccount.objects.create(
+        user=user,
+        stripe_customer_id=sub.customer,
+        subscription_id=sub.id,
+        stripe_status="active",
+        premium_until=timezone.now() + timedelta(days=20),
+    )
+    stand_in(fake).v1.subscriptions.cancel(sub.id)  # the webhook never arrived
+    return user, sub
+
+
+def account_of(user: Any) -> BillingAccount:
+    return BillingAccount.objects.get(user=user)
+
+
+def assert_matches_stripe(fake: Any, user: Any) -> None:
+    """The stored row equals what choose_subscription picks from the stand-in now."""
+    account = account_of(user)
+    subs = list(
+        stand_in(fake)
+        .v1.subscriptions.list(params={"customer": account.stripe_customer_id, "status": "all"})
+        .data
+    )
+    snap = entitlement.snapshot(entitlement.choose_subscription(subs))
+    assert account.subscription_id == snap.subscription_id
+    assert account.stripe_status == snap.stripe_status
+    assert account.cancel_at_period_end == snap.cancel_at_period_end
+    assert account.premium_until == snap.premium_until
+
+
+# --- Broker ---------------------------------------------------------------------------------
+
+
+def redis_started() -> RedisServer:
+    """devstack's throw-away redis-server, started; skips the test when it is not installed.
+    It can be stopped and started again on the same port (the broker going down and back)."""
+    try:
+        return RedisServer().start()
+    except ServiceMissing as exc:
+        pytest.skip(str(exc))
+
+
+def shared_redis_url() -> str | None:
+    """``make test``'s Redis (a database of its own, away from the cache), if any."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        return None
+    base, _, _db = url.rpartition("/")
+    return f"{base}/7" if _db.isdigit() else url.rstrip("/") + "/7"
 
 
 @contextlib.contextmanager
@@ -159,29 +221,6 @@ def app_broker(url: str, options: dict | None = None) -> Iterator[None]:
         celery_app.conf.broker_url = old_url
         celery_app.conf.broker_transport_options = old_options
         celery_app._after_fork()
-
-
-def shared_redis_url() -> str | None:
-    """``make test``'s Redis (a database of its own, away from the cache), if any."""
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        return None
-    base, _, _db = url.rpartition("/")
-    return f"{base}/7" if _db.isdigit() else url.rstrip("/") + "/7"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real Redis broker for the module: make test's, or one of our own."""
-    url = shared_redis_url()
-    if url:
-        yield url
-        return
-    server = RedisProcess().start()
-    try:
-        yield server.url
-    finally:
-        server.close()
 
 
 # --- The worker process ---------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Real servers for the tests that need them: redis-server and gunicorn on free ports."""
+"""Plain helpers of the quotas tests: real servers for the tests that need them (a throw-away
+redis-server, gunicorn on a free port). Fixtures are in conftest.py."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,17 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from devstack.processes import free_port, redis_server, stop, wait_for_port
+from devstack.processes import ServiceMissing, free_port, redis_server, stop, wait_for_port
 
 BACKEND = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
 def own_redis() -> Iterator[str]:
-    """A throw-away redis-server; skips the test when Redis is not installed."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (`make apt` installs it)")
-    with redis_server() as url:
+    """devstack's throw-away redis-server (yields its URL); skips the test when Redis is not
+    installed."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(redis_server())
+        except ServiceMissing as exc:
+            pytest.skip(str(exc))
         yield url
 
 

@@ -1,0 +1,115 @@
+"""The user's billing row: locking it, and storing what the app derives from Stripe.
+
+``BillingAccount`` holds the entitlement (``premium_until`` and the subscription columns)
+and is also the per-customer lock: every write of billing state runs in a transaction that
+holds the row ``SELECT ... FOR UPDATE`` (:func:`account_lock`,
+:func:`account_lock_for_customer`), so two requests or workers of one customer never
+interleave. Nothing here calls Stripe; the callers (:mod:`billing.services`,
+:mod:`billing.sync`) bring the Stripe objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+
+from . import entitlement
+from .djstripe_sync import djstripe_sync
+from .models import BillingAccount
+
+#: The stored columns a sync may change, compared to report drift.
+TRACKED = ("subscription_id", "stripe_status", "current_period_end", "cancel_at_period_end",
+           "premium_until")  # fmt: skip
+
+
+def account_lock(user: User) -> BillingAccount:
+    """The user's billing row, created if needed, locked until the transaction ends.
+
+    Call it inside ``transaction.atomic()``: the ``SELECT ... FOR UPDATE`` holds until that
+    transaction commits or rolls back, and a second caller for the same user waits here.
+    """
+    BillingAccount.objects.get_or_create(user=user)
+    return BillingAccount.objects.select_for_update().get(user=user)
+
+
+def account_lock_for_customer(customer_id: str) -> BillingAccount | None:
+    """The account linked to a Stripe customer, locked (see :func:`account_lock`); or None."""
+    return BillingAccount.objects.select_for_update().filter(stripe_customer_id=customer_id).first()
+
+
+def account_changes(
+    account: BillingAccount, snap: entitlement.Snapshot
+) -> dict[str, tuple[Any, Any]]:
+    """``{column: (stored, new)}`` for the :data:`TRACKED` columns ``snap`` would change."""
+    return {
+        name: (getattr(account, name), getattr(snap, name))
+        for name in TRACKED
+        if getattr(account, name) != getattr(snap, name)
+    }
+
+
+def account_apply_subscription(account: BillingAccount, subscription: Any) -> BillingAccount:
+    """Store what the app derives from ``subscription`` and mirror it into dj-stripe."""
+    snap = entitlement.snapshot(subscription)
+    account.subscription_id = snap.subscription_id
+    account.stripe_status = snap.stripe_status
+    account.current_period_end = snap.current_period_end
+    account.cancel_at_period_end = snap.cancel_at_period_end
+    account.premium_until = snap.premium_until
+    account.synced_at = timezone.now()
+    account.save(
+        update_fields=[
+            "subscription_id",
+            "stripe_status",
+            "current_period_end",
+            "cancel_at_period_end",
+            "premium_until",
+            "synced_at",
+            "updated_at",
+        ]
+    )
+    djstripe_sync(subscription)
+    return account
+
+
+def account_link_customer(account: BillingAccount, customer_id: str) -> BillingAccount:
+    """Store ``customer_id`` as the account's Stripe customer."""
+    account.stripe_customer_id = customer_id
+    account.save(update_fields=["stripe_customer_id", "updated_at"])
+    return account
+
+
+def account_forget_customer(account: BillingAccount) -> dict[str, tuple[Any, Any]]:
+    """The customer was deleted at Stripe: forget its id, bump the generation, premium off.
+
+    The bumped ``customer_generation`` gives the user's next customer a new idempotency
+    key. Returns ``{column: (before, after)}`` for the :data:`TRACKED` columns that changed.
+    """
+    before = {name: getattr(account, name) for name in TRACKED}
+    account.stripe_customer_id = None
+    account.customer_generation = F("customer_generation") + 1
+    account.stripe_status = "canceled" if account.subscription_id else ""
+    account.cancel_at_period_end = False
+    account.premium_until = None
+    account.synced_at = timezone.now()
+    account.save(
+        update_fields=[
+            "stripe_customer_id",
+            "customer_generation",
+            "stripe_status",
+            "cancel_at_period_end",
+            "premium_until",
+            "synced_at",
+            "updated_at",
+        ]
+    )
+    account.refresh_from_db()
+    return {
+        name: (value, getattr(account, name))
+        for name, value in before.items()
+        if value != getattr(account, name)
+    }
