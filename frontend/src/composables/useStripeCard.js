@@ -27,13 +27,10 @@ export function useStripeCard({ load = loadStripeFromConfig } = {}) {
       if (destroyed) return
       const element = instance.elements().create('card', { style: CARD_STYLE, hidePostalCode: false })
       element.mount(el)
-      if (typeof element.on === 'function') {
-        // The stand-in calls handlers without an event; Stripe passes {complete, error}.
-        element.on('change', (event) => {
-          error.value = event?.error?.message ?? ''
-          complete.value = Boolean(event?.complete)
-        })
-      }
+      element.on('change', (event) => {
+        error.value = event?.error?.message ?? ''
+        complete.value = Boolean(event?.complete)
+      })
       stripe.value = instance
       card.value = element
       ready.value = true

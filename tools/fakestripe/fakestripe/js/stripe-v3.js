@@ -203,6 +203,11 @@
         input.setAttribute('inputmode', field.inputMode);
         input.setAttribute('size', field.size);
         input.maxLength = field.maxLength;
+        // Styled here, like Stripe styles its own iframe: the app's CSS knows nothing of us.
+        Object.assign(input.style, {
+          fontSize: '16px', padding: '4px', margin: '2px', maxWidth: '100%',
+          border: '1px solid rgba(0, 0, 0, 0.2)', borderRadius: '3px',
+        });
         input.addEventListener('input', (event) => this._changed(event));
         input.addEventListener('focus', () => this._emit('focus', {elementType: 'card'}));
         input.addEventListener('blur', () => this._emit('blur', {elementType: 'card'}));
