@@ -3,7 +3,7 @@
 // critical naming/labelling problem (its other findings are reported, not failed).
 import AxeBuilder from '@axe-core/playwright'
 import { expect, test } from '@playwright/test'
-import { CARDS, signIn, uniqueEmail } from './helpers.mjs'
+import { CARDS, expiry, signIn, uniqueEmail } from './helpers.mjs'
 
 // axe rules about labels and accessible names: serious/critical violations of these fail the test.
 const NAME_RULES = new Set([
@@ -87,12 +87,23 @@ test('sign-in, purchase and account pages: named fields and buttons, axe-core', 
   await page.goto('/premium')
   await expect(page.getByTestId('card-number')).toBeVisible()
   await expect(page.getByTestId('purchase-button')).toBeEnabled()
-  // The card inputs are found by their names, as a screen reader user would.
+  // The Payment Element's fields are found by their names, as a screen reader user would.
   await expect(page.getByRole('textbox', { name: 'Card number' })).toBeVisible()
-  await expect(page.getByRole('textbox', { name: /CVC/ })).toBeVisible()
-  await expect(page.getByTestId('card-element')).toHaveAccessibleName('Card details')
+  await expect(page.getByRole('textbox', { name: 'Expiration date' })).toBeVisible()
+  await expect(page.getByRole('textbox', { name: 'Security code' })).toBeVisible()
+  await expect(page.getByRole('combobox', { name: 'Country' })).toBeVisible()
+  await expect(page.getByRole('textbox', { name: 'ZIP code' })).toBeVisible()
+  await expect(page.getByTestId('payment-element')).toHaveAccessibleName('Card details')
   expect(await expectNamed(page, 'purchase')).toMatchObject({ fields: 5 })
   await axe(page, 'purchase', testInfo)
+
+  // With its validation messages showing (Purchase on an empty form): still named, and described.
+  await page.getByTestId('purchase-button').click()
+  await expect(page.getByTestId('payment-error')).toBeVisible()
+  await expect(page.getByRole('textbox', { name: 'Security code' })).toHaveAccessibleDescription(
+    "Your card's security code is incomplete.",
+  )
+  await axe(page, 'purchase-errors', testInfo)
 
   await page.goto('/account')
   await page.getByTestId('token-create').click()
@@ -119,18 +130,18 @@ test('keyboard only: Tab through the card field to Purchase and press Enter', as
   await page.locator('body').focus()
   await tabTo('card-number', 40)
   await page.keyboard.type(CARDS.ok)
-  const year = String((new Date().getUTCFullYear() + 3) % 100)
   for (const [testId, value] of [
-    ['card-exp-month', '12'],
-    ['card-exp-year', year],
+    ['card-expiry', expiry().replace(/\D/g, '')],
     ['card-cvc', '123'],
     ['card-postal-code', '10001'],
   ]) {
-    // The card field may move the focus on by itself once a part is complete; else Tab.
-    await tabTo(testId, 1)
+    // The element may move the focus on by itself once a part is complete; else Tab (past Country,
+    // which keeps its default).
+    await tabTo(testId, 2)
     await page.keyboard.type(value)
   }
   await expect(page.getByTestId('card-number')).toHaveValue(/^4242 ?4242 ?4242 ?4242$/)
+  await expect(page.getByTestId('card-expiry')).toHaveValue(expiry())
   await expect(page.getByTestId('card-cvc')).toHaveValue('123')
   await tabTo('purchase-button', 5)
   await page.keyboard.press('Enter')

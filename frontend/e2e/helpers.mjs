@@ -85,14 +85,38 @@ export async function signIn(page, email, { name = 'Dana Demo', from = '/login' 
   await expect(page.getByTestId('account-email')).toHaveText(email)
 }
 
-/** The card field of the purchase page: the stand-in's inputs, whose data-test its Stripe.js sets. */
+/** A card expiry three years ahead, as typed into the Payment Element: "12 / 29". */
+export function expiry() {
+  return `12 / ${String((new Date().getUTCFullYear() + 3) % 100).padStart(2, '0')}`
+}
+
+/**
+ * The Payment Element of a card form: the stand-in's fields (labelled like Stripe's; their
+ * data-test is set by its Stripe.js, the app knows nothing of them).
+ */
 export async function fillCard(page, number) {
   await expect(page.getByTestId('card-number')).toBeVisible()
   await page.getByTestId('card-number').fill(number)
-  await page.getByTestId('card-exp-month').fill('12')
-  await page.getByTestId('card-exp-year').fill(String((new Date().getUTCFullYear() + 3) % 100))
+  await page.getByTestId('card-expiry').fill(expiry())
   await page.getByTestId('card-cvc').fill('123')
+  await page.getByTestId('card-country').selectOption('US')
   await page.getByTestId('card-postal-code').fill('10001')
+}
+
+// The Stripe stand-in's own URL (run.mjs reads it from the stack's ready file).
+export const STRIPE_URL = (process.env.E2E_STRIPE_URL || '').replace(/\/+$/, '')
+
+/**
+ * What the app asked of Stripe for one user: the stand-in's request journal
+ * (GET <stripe>/_config/requests), kept to the requests whose idempotency key the backend made for
+ * this user id (`user-<id>-...`: every customer and subscription create carries one). Other tests
+ * run at the same time, so the journal as a whole says nothing about this test.
+ */
+export async function stripeRequestsOf(request, userId) {
+  const res = await request.get(`${STRIPE_URL}/_config/requests`)
+  expect(res.status(), 'GET <stripe>/_config/requests').toBe(200)
+  const prefix = `user-${userId}-`
+  return (await res.json()).filter((entry) => entry.idempotency_key?.startsWith(prefix))
 }
 
 /** Premium page → card → Purchase → success banner (no 3-D Secure). */

@@ -2,8 +2,9 @@
 // Browser end-to-end tests, start to finish (`make e2e` runs this from frontend/):
 //
 //   1. without E2E_BASE_URL: starts the `make run` stack (python -m devstack.run) on a free port with
-//      a throw-away VAR_DIR and API_QUOTA_GUEST=5, and waits for its ready file;
-//      with E2E_BASE_URL=http://...: uses that running stack as it is;
+//      a throw-away VAR_DIR and API_QUOTA_GUEST=5, and waits for its ready file (which also names the
+//      Stripe stand-in's URL: E2E_STRIPE_URL for the tests that read its request journal);
+//      with E2E_BASE_URL=http://...: uses that running stack as it is (and E2E_STRIPE_URL if set);
 //   2. runs Playwright (e2e/playwright.config.mjs) in Debian's Chromium;
 //   3. always stops the stack it started (SIGTERM, then SIGKILL of its process group: no orphans);
 //   4. writes ../var/test-results/e2e.json ({numPassedTests, numFailedTests, numPendingTests, ...})
@@ -44,6 +45,8 @@ const stackLog = report.replace(/\.json$/, '') + '-stack.log'
 const stackKind = process.env.E2E_STACK || 'run'
 let stack = null
 let playwright = null
+// The Stripe stand-in of the stack under test (E2E_STRIPE_URL when testing a running stack).
+let stripeUrl = (process.env.E2E_STRIPE_URL || '').replace(/\/+$/, '')
 
 function say(message) {
   console.log(`+ ${message}`)
@@ -82,9 +85,12 @@ async function startStack() {
   const deadline = Date.now() + startTimeout
   while (Date.now() < deadline) {
     if (existsSync(readyFile)) {
-      const { url } = JSON.parse(readFileSync(readyFile, 'utf8'))
-      say(`stack ready at ${url} after ${Math.round((Date.now() - started) / 1000)} s`)
-      return url
+      const ready = JSON.parse(readFileSync(readyFile, 'utf8'))
+      // The Stripe stand-in's own URL (its request journal): `make run` and `make stack` name it
+      // differently in their ready files.
+      stripeUrl = ready.stripe_url ?? ready.stripe?.api_host ?? ''
+      say(`stack ready at ${ready.url} after ${Math.round((Date.now() - started) / 1000)} s`)
+      return ready.url
     }
     const done = await Promise.race([exited, sleep(250).then(() => null)])
     if (done) throw new Error(`the stack exited (${done.code ?? done.signal}) before it was ready`)
@@ -130,7 +136,12 @@ function runPlaywright(baseUrl, extraArgs) {
   const child = (playwright = spawn(process.execPath, args, {
     cwd: frontend,
     stdio: 'inherit',
-    env: { ...process.env, E2E_BASE_URL: baseUrl, E2E_PLAYWRIGHT_JSON: playwrightJson },
+    env: {
+      ...process.env,
+      E2E_BASE_URL: baseUrl,
+      E2E_STRIPE_URL: stripeUrl,
+      E2E_PLAYWRIGHT_JSON: playwrightJson,
+    },
   }))
   return new Promise((res) =>
     child.once('exit', (code, signal) => {

@@ -256,8 +256,10 @@ class FakeStripe:
         return self._call("POST", f"/_config/subscriptions/{subscription_id}/expire_incomplete")
 
     def authenticate(self, payment_intent_id: str, client_secret: str, success: bool = True):
-        """Answer the 3-D Secure challenge of a ``requires_action`` PaymentIntent."""
-        path = f"/v1/payment_intents/{payment_intent_id}/_authenticate?success=" + (
+        """Answer the 3-D Secure challenge of a ``requires_action`` PaymentIntent, or of a
+        SetupIntent (a ``seti_...`` id), as the Stripe.js stand-in's box does."""
+        kind = "setup_intents" if payment_intent_id.startswith("seti_") else "payment_intents"
+        path = f"/v1/{kind}/{payment_intent_id}/_authenticate?success=" + (
             "true" if success else "false"
         )
         data = {"key": self.publishable_key, "client_secret": client_secret}

@@ -16,6 +16,7 @@ from . import (
     invoices,
     payment_intents,
     prices,
+    setup_intents,
     subscriptions,
 )
 
@@ -31,6 +32,7 @@ def apply_all() -> None:
         events,
         cards,
         payment_intents,
+        setup_intents,
         invoices,
         prices,
         subscriptions,
