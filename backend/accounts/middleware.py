@@ -1,4 +1,9 @@
-"""Sign-in failures become a redirect to the SPA's login page with a sentence, never a 500."""
+"""Sign-in failures become a redirect to the SPA's login page with an error code, never a 500.
+
+Only a code from :data:`ERROR_CODES` travels in ``/login?error=``; the page shows its own fixed
+sentence for each (frontend/src/pages/LoginPage.vue), so a crafted link cannot make the site
+display text of someone else's choosing.
+"""
 
 import logging
 from urllib.parse import urlencode
@@ -21,31 +26,28 @@ logger = logging.getLogger(__name__)
 
 CANCELLED_CODES = {"user_cancelled_login", "user_cancelled_authorize", "access_denied"}
 
-MESSAGES = {
-    "cancelled": "You cancelled signing in with LinkedIn.",
-    "session": "Your sign-in attempt expired or did not match this browser; please sign in again.",
-    "response": "LinkedIn's answer could not be verified, so you were not signed in; "
-    "please try again.",
-    "credential": "LinkedIn did not accept this sign-in attempt; please sign in again.",
-    "provider": "LinkedIn could not be reached or refused the request; please try again later.",
-    "identity_in_use": "This LinkedIn account belongs to another user of this site; "
-    "sign out first, then sign in with it.",
-    "user_mismatch": "You are signed in with another LinkedIn account; "
-    "sign out first, then sign in again.",
-    "configuration": "LinkedIn sign-in is not configured correctly on our side; "
-    "please contact support.",
-    "unknown": "Signing in with LinkedIn failed; please try again.",
-}
+#: What went wrong, as the login page knows it (docs/api.md, "Sign-in with LinkedIn").
+ERROR_CODES = (
+    "cancelled",  # the person cancelled at LinkedIn
+    "session",  # the attempt expired or did not start in this browser
+    "response",  # LinkedIn's answer (the ID token) could not be verified
+    "credential",  # LinkedIn did not accept the attempt
+    "provider",  # LinkedIn unreachable, or it refused the request
+    "identity_in_use",  # that LinkedIn account belongs to another user here
+    "user_mismatch",  # signed in here with another LinkedIn account
+    "configuration",  # our side is misconfigured
+    "unknown",
+)
 
 
-def sign_in_error_message(exception: Exception) -> str:
-    """A human sentence for the login page; no provider text, no internal detail."""
+def sign_in_error_code(exception: Exception) -> str:
+    """One of :data:`ERROR_CODES`; never provider text or internal detail."""
     code = getattr(exception, "code", "")
     provider_code = getattr(exception, "provider_code", None)
     if isinstance(exception, AuthCanceled) or provider_code in CANCELLED_CODES:
-        return MESSAGES["cancelled"]
+        return "cancelled"
     if code in ("identity_in_use", "user_mismatch"):
-        return MESSAGES[code]
+        return str(code)
     for family, key in (
         (AuthSessionError, "session"),
         (AuthCredentialError, "credential"),
@@ -55,17 +57,17 @@ def sign_in_error_message(exception: Exception) -> str:
         (AuthConfigurationError, "configuration"),
     ):
         if isinstance(exception, family):
-            return MESSAGES[key]
-    return MESSAGES["unknown"]
+            return key
+    return "unknown"
 
 
-def login_error_url(message: str) -> str:
+def login_error_url(code: str) -> str:
     base = getattr(settings, "SOCIAL_AUTH_LOGIN_ERROR_URL", "/login")
-    return f"{base}?{urlencode({'error': message})}"
+    return f"{base}?{urlencode({'error': code})}"
 
 
 class SocialAuthErrorRedirectMiddleware(SocialAuthExceptionMiddleware):
-    """Every failure inside the social-auth views ends at ``/login?error=<sentence>``.
+    """Every failure inside the social-auth views ends at ``/login?error=<code>``.
 
     social-auth's own middleware re-raises under DEBUG and handles only its own
     exception family; a sign-in must never show a debug page or a 500, so anything
@@ -86,6 +88,6 @@ class SocialAuthErrorRedirectMiddleware(SocialAuthExceptionMiddleware):
             )
         else:
             logger.exception("LinkedIn sign-in failed unexpectedly")
-        response = HttpResponseRedirect(login_error_url(sign_in_error_message(exception)))
+        response = HttpResponseRedirect(login_error_url(sign_in_error_code(exception)))
         response["Cache-Control"] = "no-store"
         return response

@@ -9,7 +9,15 @@ class TokenPairSerializer(serializers.Serializer):
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=4096, trim_whitespace=True)
+    # The schema says what is refused with 400 (minLength, pattern): an empty string, or one
+    # that is not shaped like a JWT (three base64url parts). A well-shaped token that is
+    # expired, forged or revoked is a 401 (services.py).
+    refresh = serializers.RegexField(
+        r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$",
+        min_length=1,
+        max_length=4096,
+        error_messages={"invalid": "This is not a token: expected three base64url parts."},
+    )
 
 
 class RefreshedPairSerializer(serializers.Serializer):

@@ -24,9 +24,13 @@ from .serializers import (
     TokenPairSerializer,
 )
 from .services import token_pair_issue, token_pair_refresh, token_revoke
+from .throttles import TokenIssueThrottle
 
 UNAUTHORIZED = OpenApiResponse(
     AuthErrorSerializer, description="Not signed in, or the token was refused."
+)
+INVALID_BODY = OpenApiResponse(
+    AuthErrorSerializer, description="No `refresh` in the body, or it is empty or too long."
 )
 
 
@@ -84,11 +88,19 @@ class TokenIssueView(APIView):
     # requires that the caller was recognised by the (CSRF-checked) session.
     authentication_classes = [APIJWTAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, ViaBrowserSession]
+    throttle_classes = [TokenIssueThrottle]
 
     @extend_schema(
         summary="Issue an access + refresh token pair for API scripts",
         request=None,
-        responses={201: TokenPairSerializer, 401: UNAUTHORIZED, 403: AuthErrorSerializer},
+        responses={
+            201: TokenPairSerializer,
+            401: UNAUTHORIZED,
+            403: AuthErrorSerializer,
+            429: OpenApiResponse(
+                AuthErrorSerializer, description="Too many pairs issued; see `Retry-After`."
+            ),
+        },
         tags=["accounts"],
     )
     def post(self, request: Request) -> Response:
@@ -104,7 +116,7 @@ class TokenRefreshView(APIView):
         summary="Rotate a refresh token",
         description="The presented refresh token is blacklisted; use the returned one next time.",
         request=RefreshInputSerializer,
-        responses={200: RefreshedPairSerializer, 401: UNAUTHORIZED},
+        responses={200: RefreshedPairSerializer, 400: INVALID_BODY, 401: UNAUTHORIZED},
         tags=["accounts"],
     )
     def post(self, request: Request) -> Response:
@@ -120,7 +132,7 @@ class TokenRevokeView(APIView):
     @extend_schema(
         summary="Revoke a refresh token",
         request=RefreshInputSerializer,
-        responses={204: None, 401: UNAUTHORIZED},
+        responses={204: None, 400: INVALID_BODY, 401: UNAUTHORIZED},
         tags=["accounts"],
     )
     def post(self, request: Request) -> Response:

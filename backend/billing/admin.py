@@ -1,17 +1,22 @@
-"""Django admin for billing: the Stripe webhook inbox, with a Replay action."""
+"""Django admin for billing: the Stripe webhook inbox, with a Replay action; the billing rows,
+whose hand edits of the entitlement are logged."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from .inbox import inbox_replay
 from .models import BillingAccount, WebhookEvent
 from .tasks import webhook_event_enqueue
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(WebhookEvent)
@@ -87,3 +92,25 @@ class BillingAccountAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "user__email", "stripe_customer_id", "subscription_id")
     list_filter = ("stripe_status",)
     readonly_fields = ("created_at", "updated_at", "synced_at")
+
+    def save_model(
+        self, request: HttpRequest, obj: BillingAccount, form: ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "premium_until" in form.changed_data:
+            # Granting or taking Premium by hand bypasses Stripe: leave a trail in the logs
+            # (the admin's own history keeps only "Changed premium_until").
+            logger.warning(
+                "staff %s (id %s) changed premium_until of user %s from %s to %s",
+                request.user.get_username(),
+                request.user.pk,
+                obj.user_id,
+                form.initial.get("premium_until"),
+                obj.premium_until,
+                extra={
+                    "staff_user_id": request.user.pk,
+                    "account_user_id": obj.user_id,
+                    "premium_until_before": str(form.initial.get("premium_until")),
+                    "premium_until_after": str(obj.premium_until),
+                },
+            )

@@ -10,8 +10,19 @@ class CreateSubscriptionSerializer(serializers.Serializer):
     )
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true``/``false`` only. DRF's own also reads 0, 0.0, "no", "off", "false" as False:
+    for a cancel, "now" must not follow from a number or a word."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+        raise AssertionError("unreachable")  # fail() raises
+
+
 class CancelSubscriptionSerializer(serializers.Serializer):
-    at_period_end = serializers.BooleanField(required=False, default=True)
+    at_period_end = StrictBooleanField(required=False, default=True)
 
 
 class PriceSerializer(serializers.Serializer):

@@ -38,6 +38,7 @@ from .exceptions import (
 from .models import BillingAccount
 from .stripe_objects import field
 from .sync import account_sync
+from .throttling import decline_record
 
 logger = logging.getLogger(__name__)
 
@@ -159,15 +160,17 @@ def _customer_ensure(account: BillingAccount, user: User) -> str:
     return customer["id"]
 
 
-def _subscription_key(account: BillingAccount, user: User, fingerprint: str) -> str:
-    """Same key for a retry of a request whose answer was lost; a new one per attempt.
+def _subscription_key(account: BillingAccount, user: User) -> str:
+    """Same key for every retry until an attempt is answered; a new one per answered attempt.
 
     Built only from stored state that changes when an attempt ends (the previous
-    subscription, the time of the last answered purchase), never from a random value.
+    subscription, the time of the last answered purchase), never from a random value, and
+    not from the request: a retry with *another card* after a lost answer reuses the key, so
+    Stripe refuses it (``idempotency_error``) instead of creating a second subscription.
     """
-    last = int(account.last_purchase_at.timestamp()) if account.last_purchase_at else 0
+    last = int(account.last_purchase_at.timestamp() * 1_000_000) if account.last_purchase_at else 0
     previous = account.subscription_id or "none"
-    return f"{_key_prefix(user)}-subscription-after-{previous}-{last}-{fingerprint}"
+    return f"{_key_prefix(user)}-subscription-after-{previous}-{last}"
 
 
 def _client_secret(subscription: Any) -> str | None:
@@ -225,13 +228,20 @@ def subscription_create(*, user: User, payment_method_id: str | None = None) -> 
             # Commit what was made (e.g. the customer id) so a retry reuses it.
             failure = exc
     if failure is not None:
+        if isinstance(failure, PaymentFailed):
+            decline_record()  # the card-testing brake counts declines site-wide
         raise failure
     assert result is not None
     return result
 
 
 def _purchase(
-    account: BillingAccount, user: User, payment_method_id: str | None, fingerprint: str
+    account: BillingAccount,
+    user: User,
+    payment_method_id: str | None,
+    fingerprint: str,
+    *,
+    after_unanswered: bool = False,
 ) -> Purchase:
     now = timezone.now()
     repeat = (
@@ -273,13 +283,22 @@ def _purchase(
         stripe_client.customer_set_default_payment_method(
             customer_id=customer_id, payment_method_id=payment_method_id
         )
-    subscription = stripe_client.subscription_create(
-        customer_id=customer_id,
-        price_id=price.id,
-        payment_method_id=payment_method_id,
-        metadata={"user_id": str(user.pk)},
-        idempotency_key=_subscription_key(account, user, fingerprint),
-    )
+    try:
+        subscription = stripe_client.subscription_create(
+            customer_id=customer_id,
+            price_id=price.id,
+            payment_method_id=payment_method_id,
+            metadata={"user_id": str(user.pk)},
+            idempotency_key=_subscription_key(account, user),
+        )
+    except stripe.IdempotencyError:
+        if after_unanswered:
+            raise
+        # An earlier attempt under this key was never answered (Stripe may have created its
+        # subscription) and this request differs from it (another card): read what the
+        # customer has, store it, and decide again as if that answer had arrived.
+        _account_catch_up(account, customer_id)
+        return _purchase(account, user, payment_method_id, fingerprint, after_unanswered=True)
     account.last_purchase_fingerprint = fingerprint
     account.last_purchase_at = now
     account.save(update_fields=["last_purchase_fingerprint", "last_purchase_at", "updated_at"])
@@ -293,6 +312,15 @@ def _purchase(
 
     account_apply_subscription(account, subscription)
     return _answer(account, subscription, created=True)
+
+
+def _account_catch_up(account: BillingAccount, customer_id: str) -> None:
+    """Store the customer's subscription as Stripe has it now (after an unanswered attempt)."""
+    subscriptions = stripe_client.subscription_list(customer_id)
+    chosen = entitlement.choose_subscription(subscriptions)  # type: ignore[arg-type]
+    if chosen is None:
+        raise StripeFailed()  # Stripe refused the key yet has no subscription: retry later
+    account_apply_subscription(account, chosen)
 
 
 def subscription_sync(*, user: User) -> dict[str, Any]:

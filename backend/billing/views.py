@@ -9,7 +9,6 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from . import selectors, services
@@ -21,19 +20,16 @@ from .serializers import (
     PurchaseSerializer,
     StatusSerializer,
 )
+from .throttling import DeclineBrake, PurchaseIPThrottle, PurchaseUserThrottle, StripeCallThrottle
 
 ERRORS: dict[int | str, Any] = {
     401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
     502: OpenApiResponse(ErrorSerializer, description="Stripe answered with an error."),
     503: OpenApiResponse(ErrorSerializer, description="Stripe cannot be reached."),
 }
-
-
-class PurchaseThrottle(UserRateThrottle):
-    """Slows card-testing: a person buying needs a handful of attempts, not hundreds."""
-
-    scope = "purchase"
-    rate = "30/hour"
+THROTTLED = OpenApiResponse(
+    ErrorSerializer, description="Too many requests (`Retry-After` says how long to wait)."
+)
 
 
 class ConfigView(APIView):
@@ -58,7 +54,7 @@ class ConfigView(APIView):
 
 class CreateSubscriptionView(APIView):
     permission_classes = [IsAuthenticated]
-    throttle_classes = [PurchaseThrottle]
+    throttle_classes = [PurchaseUserThrottle, PurchaseIPThrottle, DeclineBrake]
 
     @extend_schema(
         summary="Buy Premium",
@@ -69,6 +65,11 @@ class CreateSubscriptionView(APIView):
             400: OpenApiResponse(ErrorSerializer, description="Bad payment method id."),
             402: OpenApiResponse(ErrorSerializer, description="Card declined."),
             409: OpenApiResponse(ErrorSerializer, description="Already premium."),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many purchase attempts (per user or per address), or card "
+                "purchases paused after many declines (`purchases_paused`).",
+            ),
             **ERRORS,
         },
     )
@@ -96,11 +97,12 @@ class SubscriptionView(APIView):
 
 class SubscriptionSyncView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
 
     @extend_schema(
         summary="Re-read the caller's subscription from Stripe now",
         request=None,
-        responses={200: StatusSerializer, **ERRORS},
+        responses={200: StatusSerializer, 429: THROTTLED, **ERRORS},
     )
     def post(self, request: Request) -> Response:
         return Response(services.subscription_sync(user=request.user))  # type: ignore[arg-type]
@@ -108,13 +110,16 @@ class SubscriptionSyncView(APIView):
 
 class CancelSubscriptionView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
 
     @extend_schema(
         summary="Cancel at the end of the paid period (default) or now",
         request=CancelSubscriptionSerializer,
         responses={
             200: StatusSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="`at_period_end` is not a boolean."),
             404: OpenApiResponse(ErrorSerializer, description="No subscription."),
+            429: THROTTLED,
             **ERRORS,
         },
     )
@@ -131,6 +136,7 @@ class CancelSubscriptionView(APIView):
 
 class ResumeSubscriptionView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
 
     @extend_schema(
         summary="Undo a cancel-at-period-end before the period ends",
@@ -138,6 +144,7 @@ class ResumeSubscriptionView(APIView):
         responses={
             200: StatusSerializer,
             409: OpenApiResponse(ErrorSerializer, description="Nothing to resume."),
+            429: THROTTLED,
             **ERRORS,
         },
     )

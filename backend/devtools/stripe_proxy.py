@@ -11,24 +11,39 @@ avoids the stand-in's CORS limits. Mount only when ``settings.DEVTOOLS_ALLOWED``
         path("v1/<path:path>", stripe_proxy),
     ]
 
-Only ``/js.stripe.com/v3/`` and ``/v1/...`` are forwarded. The server's secret key is never
-added: the browser's own publishable key (in the body, or a ``Bearer pk_...`` header) is all
-that travels, so the proxy cannot be used to act with the secret key.
+Only what Stripe.js itself sends with a publishable key passes (:data:`BROWSER_ROUTES`:
+creating payment methods, tokens and sources, confirming or reading an intent with its client
+secret), and only with a ``pk_`` key: every ``key`` parameter, in the query or the body, and
+any ``Authorization`` header must be a publishable key, otherwise the answer is 403 and nothing
+reaches the stand-in. The server's secret key is never added. So the proxy cannot be used to
+act with a secret key (``?key=sk_test_...`` on ``DELETE /v1/subscriptions/...``), nor to reach
+an endpoint Stripe.js never calls (webhook endpoints, customers, subscriptions).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 TIMEOUT_SECONDS = 15
 FORWARDED_HEADERS = ("Content-Type", "Accept", "Idempotency-Key", "Stripe-Version")
 RETURNED_HEADERS = ("Request-Id", "Idempotent-Replayed", "Cache-Control")
+
+#: (method, path) of what Stripe.js sends with a publishable key: the same routes the stand-in
+#: accepts a ``pk_`` key on (tools/fakestripe/fakestripe/app.py, ``auth_mw``).
+BROWSER_ROUTES = (
+    ("GET", re.compile(r"^/js\.stripe\.com/v3/$")),
+    ("POST", re.compile(r"^/v1/(payment_methods|tokens|sources)$")),
+    ("POST", re.compile(r"^/v1/(payment_intents|setup_intents)/\w+/(confirm|_authenticate)$")),
+    ("GET", re.compile(r"^/v1/(payment_intents|setup_intents)/\w+$")),
+)
 
 
 def upstream_path(request: HttpRequest, path: str) -> str | None:
@@ -49,6 +64,55 @@ def upstream_path(request: HttpRequest, path: str) -> str | None:
     return None
 
 
+def _key_values(request: HttpRequest) -> list[object] | None:
+    """Every ``key`` parameter of the query and the body (JSON or form); None if the body is
+    neither, so it cannot be checked."""
+    values: list[object] = list(request.GET.getlist("key"))
+    body = request.body if request.method not in ("GET", "HEAD") else b""
+    if not body:
+        return values
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        return [*values, *([data["key"]] if "key" in data else [])]
+    if content_type in ("application/x-www-form-urlencoded", ""):
+        try:
+            form = urllib.parse.parse_qs(
+                body.decode(), keep_blank_values=True, strict_parsing=False
+            )
+        except UnicodeDecodeError:
+            return None
+        return [*values, *form.get("key", [])]
+    return None
+
+
+def browser_request_refusal(request: HttpRequest, target: str) -> str | None:
+    """Why this request is not one Stripe.js makes with a publishable key; None if it is."""
+    method = request.method or "GET"
+    if not any(m == method and pattern.match(target) for m, pattern in BROWSER_ROUTES):
+        return f"The dev proxy forwards only what Stripe.js sends; not {method} {target}."
+    if target.startswith("/js.stripe.com/"):
+        return None
+    keys = _key_values(request)
+    if keys is None:
+        return "The dev proxy forwards only JSON or form bodies."
+    auth = request.headers.get("Authorization", "")
+    if auth:
+        keys.append(auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else auth)
+    if not keys:
+        return "The dev proxy needs the publishable key (pk_...) Stripe.js sends."
+    # Every key must be publishable: a secret key in the query, the body or the header is
+    # refused, never forwarded (the stand-in would act with it).
+    if not all(isinstance(k, str) and k.startswith("pk_") for k in keys):
+        return "The dev proxy forwards only publishable keys (pk_...), never a secret key."
+    return None
+
+
 @csrf_exempt
 def stripe_proxy(request: HttpRequest, path: str = "") -> HttpResponse:
     if not getattr(settings, "DEVTOOLS_ALLOWED", False):
@@ -61,6 +125,11 @@ def stripe_proxy(request: HttpRequest, path: str = "") -> HttpResponse:
     target = upstream_path(request, path)
     if target is None:
         raise Http404("not a Stripe stand-in path")
+    refusal = browser_request_refusal(request, target)
+    if refusal is not None:
+        return JsonResponse(
+            {"error": {"type": "invalid_request_error", "message": refusal}}, status=403
+        )
     url = base + urllib.parse.quote(target, safe="/:@!$&'()*+,;=-._~")
     query = request.META.get("QUERY_STRING", "")
     if query:
@@ -72,7 +141,7 @@ def stripe_proxy(request: HttpRequest, path: str = "") -> HttpResponse:
         if value:
             headers[name] = value
     auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer pk_"):  # never forward anything but a publishable key
+    if auth:  # browser_request_refusal let only a publishable key through
         headers["Authorization"] = auth
     body = request.body if request.method not in ("GET", "HEAD") else None
     # ``base`` is settings.STRIPE_API_HOST (the stand-in's http URL), never the client's.

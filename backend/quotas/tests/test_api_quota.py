@@ -60,7 +60,7 @@ def test_premium_is_never_limited(small_quotas, client_for, premium_user):
 
 @pytest.mark.django_db
 def test_forged_forwarded_for_does_not_reset_a_guest(small_quotas, client_for):
-    small_quotas.TRUSTED_PROXY_COUNT = 1
+    small_quotas.TRUSTED_PROXIES = ["10.0.0.2"]
     guest = client_for()
     proxy = {"REMOTE_ADDR": "10.0.0.2"}
     statuses = [
@@ -71,6 +71,20 @@ def test_forged_forwarded_for_does_not_reset_a_guest(small_quotas, client_for):
     # Another real client behind the same proxy has its own allowance.
     other = _get(guest, HTTP_X_FORWARDED_FOR="203.0.113.10", **proxy)
     assert other.status_code == 200 and other["X-RateLimit-Remaining"] == "2"
+
+
+@pytest.mark.django_db
+def test_a_guest_reaching_the_app_directly_cannot_choose_its_address(small_quotas, client_for):
+    """Issue 12, item 6: X-Forwarded-For from a sender that is not our proxy is ignored, so a
+    client that reaches gunicorn past NGINX cannot escape the guest quota by naming a new
+    address each time (hop counting believed the right-most entry from anyone)."""
+    small_quotas.TRUSTED_PROXIES = ["10.0.0.2"]
+    guest = client_for()
+    direct = {"REMOTE_ADDR": "198.51.100.23"}
+    statuses = [
+        _get(guest, HTTP_X_FORWARDED_FOR=f"192.0.2.{n}", **direct).status_code for n in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
 
 
 @pytest.mark.django_db

@@ -107,7 +107,8 @@ def stack_environ(
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_CSRF_TRUSTED_ORIGINS": site,
             "SITE_URL": site,
-            "TRUSTED_PROXY_COUNT": "1",
+            # NGINX reaches gunicorn from loopback: believe its X-Forwarded-For, no one else's.
+            "TRUSTED_PROXIES": "127.0.0.1",
             "DATABASE_URL": database,
             "REDIS_URL": redis,
             "CELERY_BROKER_URL": redis,

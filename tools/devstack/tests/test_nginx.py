@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -235,7 +236,8 @@ def test_forwarding_headers_let_django_trust_only_the_right_most_hop(
     assert status == 200
     seen = captured.requests[-1]
     assert seen["path"] == "/api/filers/?q=x"
-    # The forged entry stays on the left; NGINX appends the peer it saw (TRUSTED_PROXY_COUNT=1).
+    # The forged entry stays on the left; NGINX appends the peer it saw (Django, trusting this
+    # NGINX's address in TRUSTED_PROXIES, reads from the right).
     assert seen["headers"]["x-forwarded-for"] == "203.0.113.66, 127.0.0.1"
     # The client's own X-Forwarded-Proto is replaced, never passed on.
     assert seen["headers"]["x-forwarded-proto"] == "http"
@@ -301,7 +303,72 @@ def test_spa_caching_fallback_and_security_headers(site: tuple[str, Captured]) -
 
 
 @needs_nginx
-def test_docs_page_policy_allows_swagger_from_jsdelivr(site: tuple[str, Captured]) -> None:
+def test_docs_page_gets_the_strict_policy_and_no_cdn(site: tuple[str, Captured]) -> None:
+    """Swagger UI is self-hosted (drf-spectacular-sidecar): no CDN and no inline script."""
     url, _ = site
     _, headers, _ = http("GET", f"{url}/api/docs/")
-    assert "script-src 'self' https://cdn.jsdelivr.net" in headers["content-security-policy"]
+    _, default_headers, _ = http("GET", f"{url}/")
+    assert headers["content-security-policy"] == default_headers["content-security-policy"]
+    assert "script-src 'self' https://js.stripe.com;" in _csp(headers["content-security-policy"])
+    production = nginx.render(nginx.SERVER_TEMPLATE.read_text(), nginx.production_values())
+    assert "jsdelivr" not in production and "'unsafe-inline' https" not in production
+
+
+@contextmanager
+def nginx_with_admin_rules(rules: str | None) -> Iterator[tuple[str, Captured]]:
+    """Production NGINX in front of a capture server, with ``rules`` as the admin allow-list."""
+    base = Path(tempfile.mkdtemp(prefix="opensec-nginx-admin-"))
+    base.chmod(0o755)
+    (base / "spa").mkdir()
+    (base / "spa" / "index.html").write_text("<div id='q-app'></div>")
+    captured = Captured()
+    upstream = capture_server(captured)
+    port = free_port()
+    values = nginx.production_values(
+        LISTEN_PORT=f"127.0.0.1:{port}",
+        BACKEND_UPSTREAM=f"127.0.0.1:{upstream.server_address[1]}",
+        SPA_ROOT=str(base / "spa"),
+        STATIC_ROOT=str(base),
+    )
+    conf = nginx.write_nginx_config(base / "nginx", values, devtools=False)
+    if rules is not None:
+        (base / "nginx" / "extra" / "admin").mkdir()
+        (base / "nginx" / "extra" / "admin" / "allow.conf").write_text(rules)
+    proc = subprocess.Popen(
+        nginx.nginx_command(conf), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_port(port, proc=proc, timeout=10)
+        yield f"http://127.0.0.1:{port}", captured
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        upstream.shutdown()
+        upstream.server_close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@needs_nginx
+def test_admin_allow_list_keeps_other_addresses_out_of_the_admin_only() -> None:
+    """The optional allow-list (EXTRA_CONF_DIR/admin/*.conf): 127.0.0.1 is not on it here."""
+    with nginx_with_admin_rules("allow 192.0.2.0/24;\ndeny all;\n") as (url, captured):
+        status, headers, _ = http("GET", f"{url}/admin/login/")
+        assert status == 403
+        assert headers["x-frame-options"] == "DENY"  # NGINX's own answer, headers and all
+        status, _, _ = http("POST", f"{url}/admin/login/", b"username=a&password=b")
+        assert status == 403
+        assert captured.requests == []  # never reached Django
+        status, _, _ = http("GET", f"{url}/api/auth/csrf/")
+        assert status == 200 and captured.requests[-1]["path"] == "/api/auth/csrf/"
+
+
+@needs_nginx
+@pytest.mark.parametrize("rules", [None, "allow 127.0.0.1;\ndeny all;\n"])
+def test_admin_is_proxied_without_a_list_or_from_a_listed_address(rules: str | None) -> None:
+    with nginx_with_admin_rules(rules) as (url, captured):
+        status, _, _ = http("GET", f"{url}/admin/login/")
+        assert status == 200 and captured.requests[-1]["path"] == "/admin/login/"

@@ -11,9 +11,10 @@ Middlewares, outermost first:
   409. Validation errors (400) and server errors are not saved, as on Stripe.
 * ``errors`` — localstripe's ``UserError`` plus Stripe-shaped 404 for unknown URLs and 500
   ``api_error`` for crashes.
-* ``auth`` — a secret key (``sk_``/``rk_``) everywhere; a publishable key (``pk_``) only where
-  Stripe.js may use one: creating tokens / sources / payment methods, and confirming or
-  authenticating / reading a PaymentIntent **with its client_secret**.
+* ``auth`` — a secret key (``sk_``/``rk_``) everywhere, but only in the ``Authorization``
+  header (a ``key`` parameter that is not a ``pk_`` is a 401); a publishable key (``pk_``) only
+  where Stripe.js may use one: creating tokens / sources / payment methods, and confirming or
+  authenticating / reading a PaymentIntent or a SetupIntent **with its client_secret**.
 * ``persist`` — writes the state pickle after each mutating request.
 """
 
@@ -219,9 +220,9 @@ PK_POST_ROUTES = (
     r"^/v1/tokens$",
     r"^/v1/sources$",
     r"^/v1/payment_methods$",
-    r"^/v1/setup_intents/\w+/(confirm|cancel)$",
 )
-PK_PI_ROUTES = r"^/v1/payment_intents/(\w+)(/confirm|/_authenticate)?$"
+# Stripe.js reads, confirms and authenticates an intent with its client_secret only.
+PK_INTENT_ROUTES = r"^/v1/(payment_intent|setup_intent)s/(\w+)(/confirm|/_authenticate)?$"
 
 
 def _header_key(request) -> str | None:
@@ -249,7 +250,16 @@ async def auth_mw(request, handler):
         data = await ls.get_post_data(request, remove_auth=False) or {}
     else:
         data = ls.unflatten_data(request.query)
-    if key is None and isinstance(data.get("key"), str):
+    if key is None and "key" in data:
+        # Stripe.js sends its publishable key as a parameter; a secret key only ever travels in
+        # the Authorization header. A ``key=sk_...`` in the query or body is refused, so a
+        # same-origin proxy that passes parameters through cannot lend anyone a secret key.
+        if not (isinstance(data["key"], str) and data["key"].startswith("pk_")):
+            raise invalid_request(
+                "A `key` parameter must be a publishable key (pk_...). Send a secret key in "
+                "the Authorization header (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+                status=401,
+            )
         key = data["key"]
     if not key:
         raise invalid_request(
@@ -263,13 +273,13 @@ async def auth_mw(request, handler):
     if key.startswith("pk_test_"):
         if request.method == "POST" and any(re.match(p, request.path) for p in PK_POST_ROUTES):
             return await handler(request)
-        m = re.match(PK_PI_ROUTES, request.path)
-        if m and (m.group(2) or request.method == "GET"):
-            pi = R.store.get("payment_intent:" + m.group(1))
-            if pi is not None and data.get("client_secret") == pi.client_secret:
+        m = re.match(PK_INTENT_ROUTES, request.path)
+        if m and (m.group(3) or request.method == "GET"):
+            intent = R.store.get(f"{m.group(1)}:{m.group(2)}")
+            if intent is not None and data.get("client_secret") == intent.client_secret:
                 return await handler(request)
             raise invalid_request(
-                f"No such payment_intent: '{m.group(1)}'",
+                f"No such {m.group(1)}: '{m.group(2)}'",
                 code="resource_missing",
                 param="intent",
                 status=404,

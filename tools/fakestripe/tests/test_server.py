@@ -717,3 +717,37 @@ def test_product_features_list_is_empty_and_404s_for_unknown_products(client, pr
     with pytest.raises(stripe.InvalidRequestError) as missing:
         client.v1.products.features.list("prod_missing")
     assert missing.value.http_status == 404
+
+
+def test_a_key_parameter_must_be_publishable(fake, client, price):
+    """A secret key is accepted only in the Authorization header: ``?key=sk_...`` (query) or a
+    ``key=sk_...`` body cannot cancel a subscription or add a webhook endpoint (issue 12)."""
+    cus = new_customer(client)
+    pm = client.v1.payment_methods.attach("pm_card_visa", {"customer": cus.id})
+    sub = create_sub(client, cus.id, price.id, default_payment_method=pm.id,
+                     payment_behavior="allow_incomplete")  # fmt: skip
+    assert sub.status == "active"
+    secret = fake.secret_key
+
+    request = urllib.request.Request(
+        f"{fake.url}/v1/subscriptions/{sub.id}?key={secret}", method="DELETE"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 401
+    assert "publishable key" in json.load(refused.value)["error"]["message"]
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+
+    before = len(client.v1.webhook_endpoints.list().data)
+    form = urllib.parse.urlencode({"key": secret, "url": "https://attacker.example/hook"})
+    request = urllib.request.Request(
+        f"{fake.url}/v1/webhook_endpoints", data=form.encode(), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 401
+    status, _ = _post_json(f"{fake.url}/v1/webhook_endpoints", {"key": secret, "url": "https://x"})
+    assert status == 401
+    assert len(client.v1.webhook_endpoints.list().data) == before
+    # The same secret key in the header still works (the app's own calls).
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
