@@ -1,8 +1,10 @@
 # --- Benchmarks ----------------------------------------------------------------------
 # Loopback only, bounded in count and time; starts and stops its own PostgreSQL, Redis,
-# Stripe stand-in and gunicorn. BENCH_ARGS="--rate 300 --count 2000" to change the load.
+# Stripe stand-in, gunicorn, Celery worker, `make run` and `make stack` (the last only if the
+# SPA is built). About 5 minutes. BENCH_ARGS="--phases throughput --seconds 15" to change it
+# (python -m bench.webhooks --help, from backend/).
 
 .PHONY: bench
 
-bench: venv apt ## Webhook receiver vs dj-stripe's synchronous view: accepted events/s, p50/p99 ack latency
+bench: venv apt ## The webhook receiver at saturation vs dj-stripe's view, webhook -> entitlement, Stripe calls per purchase
 	cd backend && $(BIN)/python -m bench.webhooks $(BENCH_ARGS)

@@ -1,20 +1,20 @@
-"""Bench set-up inside the bench's Django: dj-stripe's endpoint row and the events to send.
+"""Bench set-up inside the bench's Django (``DJANGO_SETTINGS_MODULE=bench.settings``).
 
-    python -m bench.prepare OUT.json COUNT SUBSCRIPTIONS
+    python -m bench.prepare OUT.json SUBSCRIPTIONS
 
 Creates SUBSCRIPTIONS paid subscriptions in the stand-in (real objects, so that dj-stripe's
-synchronous processing and our worker find them), then COUNT ``customer.subscription.updated``
-events about them with distinct ids, and writes ``{"djstripe_uuid", "djstripe_secret",
-"events": [body, ...]}`` to OUT.json.
+synchronous processing finds them) and dj-stripe's webhook endpoint row, and writes
+``{"djstripe_uuid", "djstripe_secret", "subscriptions": [subscription, ...]}`` to OUT.json;
+the bench builds its events around these subscriptions. ``paid_subscription`` and
+``stand_in`` serve the other helpers too.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
-import sys
-import time
 
 import django
 
@@ -31,27 +31,34 @@ from billing import services  # noqa: E402
 DJSTRIPE_SECRET = "whsec_bench_djstripe_0123456789abcdef"
 
 
-def main(out: str, count: int, subscriptions: int) -> None:
-    client = stripe.StripeClient(
+def stand_in() -> stripe.StripeClient:
+    return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY, base_addresses={"api": settings.STRIPE_API_HOST_OVERRIDE}
     )
-    price = services.price_get().id
+
+
+def paid_subscription(client: stripe.StripeClient, user: User) -> stripe.Subscription:
+    """A paid Premium subscription for ``user``, made in the stand-in as in Stripe's dashboard."""
+    customer = client.v1.customers.create(
+        params={"email": user.email, "metadata": {"user_id": str(user.pk)}}
+    )
+    method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+    return client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": services.price_get().id}],
+            "default_payment_method": method.id,
+            "metadata": {"user_id": str(user.pk)},
+        }
+    )
+
+
+def setup(out: str, subscriptions: int) -> None:
+    client = stand_in()
     objects = []
     for n in range(subscriptions):
         user = User.objects.create_user(username=f"bench{n}", email=f"bench{n}@example.com")
-        customer = client.v1.customers.create(
-            params={"email": user.email, "metadata": {"user_id": str(user.pk)}}
-        )
-        method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
-        sub = client.v1.subscriptions.create(
-            params={
-                "customer": customer.id,
-                "items": [{"price": price}],
-                "default_payment_method": method.id,
-                "metadata": {"user_id": str(user.pk)},
-            }
-        )
-        objects.append(sub.to_dict())
+        objects.append(paid_subscription(client, user).to_dict())
     endpoint = WebhookEndpoint.objects.create(
         id="we_bench_" + secrets.token_hex(6),
         livemode=False,
@@ -62,34 +69,25 @@ def main(out: str, count: int, subscriptions: int) -> None:
         url="http://127.0.0.1/djstripe/webhook/",
         stripe_data={},
     )
-    now = int(time.time())
-    events = [
-        json.dumps(
-            {
-                "id": f"evt_bench_{i:06d}_{secrets.token_hex(4)}",
-                "object": "event",
-                "api_version": "2026-08-26.dahlia",
-                "created": now,
-                "data": {"object": objects[i % len(objects)], "previous_attributes": {}},
-                "livemode": False,
-                "pending_webhooks": 1,
-                "request": {"id": None, "idempotency_key": None},
-                "type": "customer.subscription.updated",
-            },
-            default=str,
-        )
-        for i in range(count)
-    ]
     with open(out, "w") as f:
         json.dump(
             {
                 "djstripe_uuid": str(endpoint.djstripe_uuid),
                 "djstripe_secret": DJSTRIPE_SECRET,
-                "events": events,
+                "subscriptions": objects,
             },
             f,
+            default=str,
         )
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("subscriptions", type=int)
+    args = parser.parse_args()
+    setup(args.out, args.subscriptions)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main()

@@ -12,8 +12,9 @@ Options for scripts (browser tests), all optional; without them nothing changes:
 * ``--port N``: Django's port instead of ``$PORT`` (8000); ``0`` picks a free one.
 * ``--var-dir DIR``: SQLite database, Celery broker and beat schedule, the stand-in's state
   and the dev OIDC key live in DIR instead of ``var/`` (passed to every child as ``VAR_DIR``).
-* ``--ready-file PATH``: once Django answers HTTP, write ``{"url": ..., "stripe_url": ...}``
-  there (atomically; ``stripe_url`` is null with real Stripe).
+* ``--ready-file PATH``: once Django answers HTTP, write ``{"url": ..., "stripe_url": ...,
+  "pids": {"celery": ..., "django": ...}}`` there (atomically; ``stripe_url`` is null with
+  real Stripe).
 """
 
 from __future__ import annotations
@@ -115,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.ready_file is not None:
             wait_http(f"{site}/api/stripe/config/", procs=supervisor.procs)
             write_ready_file(
-                args.ready_file, {"url": site, "stripe_url": fake.url if fake else None}
+                args.ready_file,
+                {
+                    "url": site,
+                    "stripe_url": fake.url if fake else None,
+                    "pids": {proc.name: proc.popen.pid for proc in supervisor.procs},
+                },
             )
             say(f"ready: {args.ready_file}")
         print(
