@@ -30,7 +30,7 @@ lock: ## Re-lock backend/requirements/*.txt from the .in files
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe -o $(REQ)/base.txt $(REQ)/base.in
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe -o $(REQ)/dev.txt $(REQ)/dev.in
 
-include mk/bench.mk mk/e2e.mk mk/fakestripe.mk mk/filings.mk mk/frontend.mk mk/lint-deploy.mk mk/stack.mk
+include mk/bench.mk mk/e2e.mk mk/fakestripe.mk mk/filings.mk mk/frontend.mk mk/fuzz.mk mk/lint-deploy.mk mk/stack.mk
 
 # --- Run ---------------------------------------------------------------------------
 
@@ -65,6 +65,7 @@ test: venv apt lint ## Everything CI runs: lint, backend on SQLite and PostgreSQ
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	$(MAKE) --no-print-directory test-backend
 	$(MAKE) --no-print-directory test-tools
+	$(MAKE) --no-print-directory fuzz
 	@echo "+ frontend unit tests"
 	$(MAKE) --no-print-directory frontend-test
 	cp frontend/test-results/vitest.json $(RESULTS)/vitest.json

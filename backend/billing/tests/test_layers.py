@@ -30,6 +30,7 @@ LAYERS: dict[str, set[str]] = {
     "management.commands": set(),
     "models": set(),
     "exceptions": set(),
+    "throttling": set(),  # DRF throttles and the declined-card counter (cache only)
     "serializers": set(),
     "checks": set(),
     "stripe_objects": set(),
@@ -53,10 +54,10 @@ LAYERS: dict[str, set[str]] = {
     # Requests: the services, the views on them, the webhook receiver, the admin.
     "services": {
         "models", "exceptions", "entitlement", "djstripe_sync", "stripe_objects",
-        "stripe_client", "account_state", "sync",
+        "stripe_client", "account_state", "sync", "throttling",
     },
-    "views": {"serializers", "selectors", "services"},
-    "webhooks": {"models", "events", "tasks"},
+    "views": {"serializers", "selectors", "services", "throttling"},
+    "webhooks": {"models", "events", "inbox", "tasks"},
     "admin": {"models", "inbox", "tasks"},
     "urls": {"views", "webhooks"},
     "management.commands.create_stripe_data": {"exceptions", "stripe_client", "services"},

@@ -11,10 +11,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 
 from devstack.processes import postgres_server, redis_server, stop
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM (a CI runner stopping us) stops the command and the servers, as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give a command after --")
