@@ -226,7 +226,11 @@ def test_make_runs_filesystem_broker_gets_a_message_per_event(
     """No Redis, no mark: each stored event is one real message file of the task."""
     folder = tmp_path / "broker"
     folder.mkdir()
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control"),  # kombu's default: ./control
+    }
     bodies = [event_body("invoice.paid", {"id": f"in_{n}", "customer": "c"}) for n in range(2)]
     with app_broker("filesystem://", options):
         for body in bodies:
