@@ -56,6 +56,8 @@ DRAIN_SECONDS = 60.0
 #: First retry of an event a drain released after a transient error (the task's own backoff
 #: takes over from there).
 DRAIN_RETRY_COUNTDOWN = 2
+#: Longest wait, connecting or answering, for the wake-up mark's Redis.
+WAKE_TIMEOUT_SECONDS = 1.0
 
 
 def webhook_event_enqueue(event_id: str) -> bool:
@@ -84,9 +86,15 @@ def webhook_inbox_wake(event_id: str) -> bool:
     try:
         if not store.set(WAKE_KEY, event_id, nx=True, px=WAKE_TTL_MS):
             return True  # a drain is on its way and will find this event
+    except Exception as exc:
+        # Redis did not answer: nothing was marked, so there is nothing to clear (and a
+        # second call on a dead socket would hold the webhook's answer twice as long).
+        _not_enqueued(event_id, exc)
+        return False
+    try:
         drain_webhook_inbox.apply_async(retry=False)
     except Exception as exc:
-        _wake_clear(store)  # the next event tries again
+        _wake_clear(store)  # marked but not published: the next event tries again
         _not_enqueued(event_id, exc)
         return False
     return True
@@ -105,10 +113,12 @@ def _wake_store() -> redis.Redis | None:
     """A client of the broker's Redis for the wake-up mark; None if the broker is not Redis."""
     conf = process_webhook_event.app.conf
     options: dict[str, Any] = conf.broker_transport_options or {}
+    # At most a second each: the mark is a hint (the sweep covers a lost one), never worth
+    # holding a gunicorn worker for the broker's own, longer, timeouts.
     return _wake_client(
         str(conf.broker_url or ""),
-        float(options.get("socket_connect_timeout") or 2),
-        float(options.get("socket_timeout") or 5),
+        min(float(options.get("socket_connect_timeout") or 1), WAKE_TIMEOUT_SECONDS),
+        min(float(options.get("socket_timeout") or 1), WAKE_TIMEOUT_SECONDS),
     )
 
 

@@ -260,6 +260,12 @@ describe('usePurchase', () => {
     ['succeeded', { paymentIntent: { id: 'pi_1', status: 'succeeded' } }, NOT_THROUGH_YET],
     ['failed', { paymentIntent: { id: 'pi_1', status: 'requires_payment_method' } }, NOT_COMPLETED],
     ['pending', { paymentIntent: { id: 'pi_1', status: 'processing' } }, ''],
+    // A crafted link: "pending" in the query, but Stripe knows no such intent.
+    [
+      'pending',
+      { error: { type: 'invalid_request_error', message: 'No such payment_intent' } },
+      NOT_COMPLETED,
+    ],
   ])(
     'after a redirect (%s) that did not make the account premium, says why',
     async (redirect, retrieved, sentence) => {

@@ -95,10 +95,16 @@ def test_a_dead_broker_is_reported_not_raised_and_waking_works_once_it_is_back(c
 
 def test_without_redis_each_event_gets_its_own_message(tmp_path, db):
     """``make run``'s filesystem broker has nowhere to keep a mark."""
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control"),  # kombu's default: ./control
+    }
     with app_broker("filesystem://", options):
         assert tasks.webhook_inbox_wake("evt_a") and tasks.webhook_inbox_wake("evt_b")
-    tasks_sent = [json.loads(p.read_text())["headers"] for p in tmp_path.iterdir()]
+    tasks_sent = [json.loads(p.read_text())["headers"] for p in folder.iterdir()]
     assert sorted((h["task"], h["argsrepr"]) for h in tasks_sent) == [
         ("billing.process_webhook_event", "('evt_a',)"),
         ("billing.process_webhook_event", "('evt_b',)"),
@@ -248,3 +254,26 @@ def test_a_burst_through_a_real_worker_is_a_handful_of_messages(
     assert "Task billing.process_webhook_event[" not in log
     assert sum(WebhookEvent.objects.get(pk=i).attempts for i in ids) == len(ids)
     assert all(BillingAccount.objects.get(user=u).is_premium for u in users)
+
+
+def test_a_redis_that_never_answers_holds_the_wake_up_about_a_second(caplog) -> None:
+    """A hung broker: the mark's client gives up after its own short timeout, once (the event
+    is stored; the sweep enqueues it). Before, two waits of the broker's socket timeout."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections, never answers
+    port = listener.getsockname()[1]
+    try:
+        with app_broker(f"redis://127.0.0.1:{port}/0"):
+            tasks._wake_client.cache_clear()
+            started = time.monotonic()
+            assert tasks.webhook_inbox_wake("evt_hung") is False
+            waited = time.monotonic() - started
+    finally:
+        tasks._wake_client.cache_clear()
+        listener.close()
+    assert waited < 3 * tasks.WAKE_TIMEOUT_SECONDS  # the broker's own timeout here is 5 s
+    assert "evt_hung stored but not enqueued" in caplog.text

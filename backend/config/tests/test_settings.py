@@ -188,7 +188,9 @@ def test_a_generated_secret_key_is_accepted() -> None:
     from config.checks import secret_key_problem
 
     assert secret_key_problem(secrets.token_urlsafe(50)) is None
-    assert secret_key_problem(secrets.token_hex(32)) is None
+    for length in (32, 44, 48, 50, 64, 128):  # `openssl rand -hex 64` and friends
+        for _ in range(50):
+            assert secret_key_problem(secrets.token_hex(length)) is None
     assert secret_key_problem(PRODUCTION_ENV["DJANGO_SECRET_KEY"]) is None
 
 
@@ -203,9 +205,12 @@ def test_gunicorn_listens_on_loopback_unless_told() -> None:
     assert result.stdout.strip() == "['127.0.0.1:8000']"
 
 
-def test_compose_lets_only_nginx_reach_gunicorn_and_trusts_only_that_network() -> None:
+def test_compose_lets_only_nginx_reach_gunicorn_and_trusts_only_nginx() -> None:
     """Issue 12, item 6, in docker-compose.yml: gunicorn publishes no port, listens on a network
-    only NGINX (and itself) joins, and Django believes X-Forwarded-For from that network only."""
+    only NGINX (and itself) joins, and Django believes X-Forwarded-For from NGINX's fixed address
+    only — not the network, whose gateway is the host."""
+    import ipaddress
+
     import yaml
 
     compose = yaml.safe_load((BACKEND.parent / "docker-compose.yml").read_text())
@@ -214,11 +219,20 @@ def test_compose_lets_only_nginx_reach_gunicorn_and_trusts_only_that_network() -
     assert "ports" not in backend
     assert backend["environment"]["GUNICORN_BIND"] == "0.0.0.0:8000"
     assert set(backend["networks"]) == {"default", "edge"}
-    assert nginx["networks"] == ["edge"]
+    assert set(nginx["networks"]) == {"edge"}
     on_edge = {name for name, s in services.items() if "edge" in (s.get("networks") or [])}
     assert on_edge == {"backend", "nginx"}
-    (subnet,) = [c["subnet"] for c in compose["networks"]["edge"]["ipam"]["config"]]
-    assert backend["environment"]["TRUSTED_PROXIES"] == subnet
+    (ipam,) = compose["networks"]["edge"]["ipam"]["config"]
+
+    def default(value: str) -> str:  # "${NAME:-default}" -> "default"
+        return value.split(":-", 1)[1].rstrip("}") if ":-" in value else value
+
+    nginx_address = ipaddress.ip_address(default(nginx["networks"]["edge"]["ipv4_address"]))
+    subnet = ipaddress.ip_network(default(ipam["subnet"]))
+    dynamic = ipaddress.ip_network(default(ipam["ip_range"]))
+    assert backend["environment"]["TRUSTED_PROXIES"] == nginx["networks"]["edge"]["ipv4_address"]
+    assert nginx_address in subnet and nginx_address not in dynamic  # nobody else can take it
+    assert nginx_address != next(subnet.hosts())  # the gateway (.1) is the host
     for name, service in services.items():
         if name != "nginx":
             assert "ports" not in service, name

@@ -143,8 +143,11 @@ export function usePurchase({ loadStripe } = {}) {
         return status
       }
       // Not premium: Stripe says why (declined at the bank, abandoned, still processing).
+      // Only what Stripe says of the intent counts: the query string is anyone's to write.
       const { intent } = await payment.retrieve(back.clientSecret)
-      if (intent?.status === 'processing' || back.redirectStatus === 'pending') {
+      if (!intent) {
+        message.value = NOT_COMPLETED
+      } else if (intent.status === 'processing') {
         statusText.value = PROCESSING
       } else if (intent?.last_payment_error?.message) {
         message.value = intent.last_payment_error.message
