@@ -1,6 +1,10 @@
-from django.contrib import admin
+from typing import Any
 
-from .models import Filer, Filing, Holding, Security
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+
+from .ingest import ingest_status_counts
+from .models import Filer, Filing, Holding, IngestFiling, Security
 
 
 @admin.register(Filer)
@@ -27,3 +31,28 @@ class SecurityAdmin(admin.ModelAdmin):
 class HoldingAdmin(admin.ModelAdmin):
     list_display = ["filing", "security", "value", "shares", "sh_prn_type", "put_call"]
     raw_id_fields = ["filing", "security"]
+
+
+@admin.register(IngestFiling)
+class IngestFilingAdmin(admin.ModelAdmin):
+    """EDGAR ingestion (manage.py ingest_13f): counts per status in the title, the failures
+    with their reasons under the "failed" filter. Read-only: the workers own these rows."""
+
+    list_display = ["accession_number", "company_name", "form_type", "quarter", "status",
+                    "attempts", "reason", "updated_at"]  # fmt: skip
+    list_filter = ["status", "quarter", "form_type"]
+    search_fields = ["accession_number", "company_name", "=cik"]
+    readonly_fields = [f.name for f in IngestFiling._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        counts = ingest_status_counts()
+        title = "EDGAR ingestion — " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})

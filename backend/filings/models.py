@@ -36,6 +36,9 @@ class Filing(models.Model):
     reported_value_total = models.BigIntegerField(null=True, blank=True)
     values_in_thousands = models.BooleanField(default=False)
     source_name = models.CharField(max_length=255, blank=True, default="")
+    # A 13F-HR/A's amendment type: RESTATEMENT (replaced the earlier report of the period) or
+    # NEW HOLDINGS (adds to it); "" for an original report.
+    amendment_type = models.CharField(max_length=16, blank=True, default="")
     loaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,3 +102,41 @@ class Holding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.security_id} in {self.filing_id}: ${self.value}"
+
+
+class IngestFiling(models.Model):
+    """One 13F filing of an EDGAR quarter index, on its way into the database (ingest_13f).
+
+    queued -> fetching (claimed by a worker) -> stored | failed. A ``fetching`` row whose
+    claim is older than ``EDGAR_INGEST_STALE_SECONDS`` belongs to a worker that died.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        FETCHING = "fetching", "fetching"
+        STORED = "stored", "stored"
+        FAILED = "failed", "failed"
+
+    accession_number = models.CharField(max_length=20, unique=True)
+    quarter = models.CharField(max_length=6, help_text="e.g. 2020Q1")
+    cik = models.PositiveBigIntegerField()
+    company_name = models.CharField(max_length=255)
+    form_type = models.CharField(max_length=16)
+    date_filed = models.DateField()
+    path = models.CharField(max_length=255, help_text="below EDGAR_BASE_URL, as in master.idx")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    reason = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["quarter", "date_filed", "accession_number"]
+        indexes = [
+            # Counts per status of a quarter, and the rows still to do.
+            models.Index(fields=["quarter", "status"], name="ingest_quarter_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.accession_number} {self.form_type} {self.status}"

@@ -79,6 +79,9 @@ class ParsedFiling:
     reported_value_total: int | None
     values_in_thousands: bool
     rows: list[InfoTableRow] = field(default_factory=list)
+    # A 13F-HR/A's cover: "RESTATEMENT" replaces the earlier report of the period, "NEW
+    # HOLDINGS" adds positions to it; "" for an original report.
+    amendment_type: str = ""
 
     @property
     def positions(self) -> list[Position]:
@@ -181,6 +184,9 @@ def parse_filing(raw: bytes, *, source_name: str = "") -> ParsedFiling:
         reported_value_total=int(value_total) * multiplier if value_total.isdigit() else None,
         values_in_thousands=in_thousands,
         rows=rows,
+        amendment_type=_text(primary, "amendmentInfo/amendmentType").upper()
+        if form_type.endswith("/A")
+        else "",
     )
 
 

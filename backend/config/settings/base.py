@@ -210,12 +210,13 @@ AUTHENTICATION_BACKENDS = [
 ]
 # --- Admin sign-in lockout (django-axes) -------------------------------------------
 # /admin/ is the only password sign-in. After AXES_FAILURE_LIMIT failures from one client
-# address, or for one username, further attempts get 429 (accounts/lockout.py) until the
-# cool-off has passed; a success resets the count. `manage.py axes_reset` unlocks at once.
+# address (whatever the usernames), further attempts from it get 429 (accounts/lockout.py)
+# until the cool-off has passed; a success resets the count. Not per username alone: anyone
+# could then lock the real admin out from anywhere. `manage.py axes_reset` unlocks at once.
 AXES_ONLY_ADMIN_SITE = True
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 # Lockouts are still logged; only the "AXES: BEGIN" line of every process start goes.
 AXES_VERBOSE = False
@@ -360,6 +361,25 @@ BILLING_WEBHOOK_STALE_AFTER = timedelta(seconds=env.int("BILLING_WEBHOOK_STALE_A
 # After this many processing attempts an event is `failed` (the task's own retries included).
 BILLING_WEBHOOK_MAX_ATTEMPTS = env.int("BILLING_WEBHOOK_MAX_ATTEMPTS", default=10)
 
+# EDGAR (filings.edgar, manage.py ingest_13f). The SEC's fair-access rules: a User-Agent
+# naming a contact ("Open SEC Data admin@example.com"), at most 10 requests/second per
+# client: shared by all workers through Redis (EDGAR_REDIS_URL, default REDIS_URL or the
+# broker's Redis); without Redis each process keeps the rate by itself.
+EDGAR_BASE_URL = env.str("EDGAR_BASE_URL", default="https://www.sec.gov/Archives")
+EDGAR_USER_AGENT = env.str("EDGAR_USER_AGENT", default="")
+EDGAR_MAX_REQUESTS_PER_SECOND = env.float("EDGAR_MAX_REQUESTS_PER_SECOND", default=10.0)
+EDGAR_REDIS_URL = env.str(
+    "EDGAR_REDIS_URL",
+    default=REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""),
+)
+# First wait after a 429/503 (doubled on each retry, Retry-After honoured), and retries.
+EDGAR_BACKOFF_SECONDS = env.float("EDGAR_BACKOFF_SECONDS", default=2.0)
+EDGAR_MAX_RETRIES = env.int("EDGAR_MAX_RETRIES", default=5)
+# A filing claimed by a worker this long ago without a result: the worker died, take it over.
+EDGAR_INGEST_STALE_SECONDS = env.int("EDGAR_INGEST_STALE_SECONDS", default=900)
+# The nightly ingest of the current quarter (Celery beat): off unless asked for.
+EDGAR_INGEST_BEAT = env.bool("EDGAR_INGEST_BEAT", default=False)
+
 CELERY_BEAT_SCHEDULE = {
     "billing-sweep-webhook-events": {
         "task": "billing.sweep_webhook_events",
@@ -379,6 +399,13 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3600},
     },
 }
+if EDGAR_INGEST_BEAT:
+    CELERY_BEAT_SCHEDULE["filings-ingest-current-quarter"] = {
+        "task": "filings.ingest_current_quarter",
+        # Nightly, after EDGAR's index of the day is complete (it is rebuilt around 22:00 ET).
+        "schedule": crontab(hour=6, minute=41),
+        "options": {"expires": 3600},
+    }
 
 LOGGING = {
     "version": 1,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 BACKEND = Path(__file__).resolve().parents[2]
-TOOLS = ("fakestripe", "devstack", "bench")  # tools/*: never shipped, never imported
+TOOLS = ("fakestripe", "fakeedgar", "devstack", "bench")  # tools/*: never shipped or imported
 
 
 def _is_product_file(path: Path) -> bool:

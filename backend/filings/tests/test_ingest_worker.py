@@ -1,0 +1,137 @@
+"""EDGAR quarters through real ``celery worker`` processes, a real Redis (broker and the
+shared rate limiter) and the EDGAR stand-in over HTTP, on the test database."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from fakeedgar.generate import quarter_write
+from fakeedgar.server import EdgarServer
+
+from billing.tests.support import app_broker, redis_started, shared_redis_url, wait_for
+from filings.ingest import ingest_status_counts
+from filings.models import Filing, Holding, IngestFiling
+from filings.tests.edgar_support import IngestWorker, edgar_settings, windows_over
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    url = shared_redis_url()
+    if url:
+        yield url
+        return
+    server = redis_started()
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def edgar(tmp_path: Path, settings, redis_url: str) -> Iterator[EdgarServer]:
+    folder = tmp_path / "edgar"
+    folder.mkdir()
+    with EdgarServer(folder) as server, app_broker(redis_url):
+        edgar_settings(settings, server, redis_url)
+        yield server
+
+
+def ingest(*args: str) -> str:
+    out = StringIO()
+    call_command("ingest_13f", "--quarter", "2020Q1", *args, stdout=out)
+    return out.getvalue()
+
+
+def done() -> bool:
+    counts = ingest_status_counts(quarters=["2020Q1"])
+    return counts["queued"] + counts["fetching"] == 0
+
+
+def test_a_quarter_ingests_completely_and_a_second_run_fetches_nothing(
+    edgar, redis_url, django_db_blocker
+) -> None:
+    entries = quarter_write(edgar.root, filers=24, holdings=30, broken_every=8, amendments=1)
+    with IngestWorker(broker=redis_url, edgar_url=edgar.base_url) as worker:
+        out = ingest("--timeout", "120")
+        assert done(), out + worker.log()
+    good = [e for e in entries if not e.broken]
+    broken = [e for e in entries if e.broken]
+    assert len(broken) == 3
+    # The restatement replaced its original: one filing fewer than good entries.
+    assert Filing.objects.count() == len(good) - 1
+    assert Holding.objects.count() == 30 * (len(good) - 1)
+    assert "25 13F filings in the index, 25 new" in out and "stored 22, failed 3" in out
+    for entry in broken:
+        assert f"failed {entry.accession}" in out
+    fetched = Counter(r.path for r in edgar.filing_requests())
+    assert len(fetched) == len(entries) and set(fetched.values()) == {1}
+
+    # The second run, with a worker again: the index is read, no filing is fetched.
+    before = len(edgar.requests)
+    with IngestWorker(broker=redis_url, edgar_url=edgar.base_url):
+        out = ingest("--timeout", "60")
+    assert "0 new, 0 handed to the workers" in out
+    assert [r.path for r in edgar.requests[before:]] == [
+        "/Archives/edgar/full-index/2020/QTR1/master.idx"
+    ]
+
+
+def test_a_run_killed_half_way_and_continued_stores_every_filing_once(
+    edgar, redis_url, settings
+) -> None:
+    entries = quarter_write(edgar.root, filers=30, holdings=20)
+    slow = {"EDGAR_MAX_REQUESTS_PER_SECOND": "4"}
+    first = IngestWorker(broker=redis_url, edgar_url=edgar.base_url, concurrency=1,
+                         extra_env=slow).start()  # fmt: skip
+    try:
+        ingest("--no-wait")
+        wait_for(lambda: IngestFiling.objects.filter(status="stored").count() >= 8, timeout=60)
+    finally:
+        first.kill()  # SIGKILL, mid-task most likely
+        first.close()
+    stored_before = IngestFiling.objects.filter(status="stored").count()
+    assert 8 <= stored_before < len(entries)
+
+    # Continued: a claim of the killed worker is stale at once here (production: 15 min).
+    settings.EDGAR_INGEST_STALE_SECONDS = 0
+    out = ingest("--no-wait")
+    assert "0 new" in out
+    with IngestWorker(broker=redis_url, edgar_url=edgar.base_url, concurrency=2,
+                      extra_env={"EDGAR_INGEST_STALE_SECONDS": "30"}):  # fmt: skip
+        wait_for(done, timeout=120)
+    assert ingest_status_counts(quarters=["2020Q1"])["stored"] == len(entries)
+    accessions = list(Filing.objects.values_list("accession_number", flat=True))
+    assert sorted(accessions) == sorted(e.accession for e in entries)
+    assert Holding.objects.count() == 20 * len(entries)
+    # Nothing stored before the kill was fetched again; only the one filing in the killed
+    # worker's hands (concurrency 1) may have been fetched twice.
+    fetched = Counter(r.path for r in edgar.filing_requests())
+    assert sum(n - 1 for n in fetched.values()) <= 1
+
+
+def test_the_rate_limit_holds_across_two_workers(edgar, redis_url) -> None:
+    quarter_write(edgar.root, filers=40, holdings=5)
+    env = {"EDGAR_MAX_REQUESTS_PER_SECOND": "10"}
+    with (
+        IngestWorker(broker=redis_url, edgar_url=edgar.base_url, concurrency=3, extra_env=env) as a,
+        IngestWorker(broker=redis_url, edgar_url=edgar.base_url, concurrency=3, extra_env=env) as b,
+    ):
+        started = time.monotonic()
+        ingest("--timeout", "90")
+        elapsed = time.monotonic() - started
+        assert done()
+        assert "succeeded in" in a.log() and "succeeded in" in b.log()  # both took filings
+    times = [r.at for r in edgar.requests]
+    assert len(edgar.filing_requests()) == 40
+    assert windows_over(times, limit=10) == []
+    # Six processes together took about as long as 41 requests at 10/s: the limit, not the
+    # work, set the pace.
+    assert elapsed >= 41 * 0.1 - 0.5

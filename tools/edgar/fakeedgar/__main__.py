@@ -1,0 +1,3 @@
+from fakeedgar.server import main
+
+main()
