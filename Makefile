@@ -83,7 +83,7 @@ test-backend: venv apt ## The backend suite on SQLite, then on PostgreSQL (each 
 	@echo "+ backend tests on PostgreSQL (with Redis)"
 	cd backend && $(BIN)/python -m devstack.services --redis --postgres -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS)
 
-test-tools: venv apt ## The tools' own tests: the Stripe stand-in, the runners (NGINX rendering)
+test-tools: venv apt ## The tools' own tests: the Stripe and EDGAR stand-ins, the runners (NGINX rendering)
 	@mkdir -p $(RESULTS)
 	@echo "+ tests of the Stripe stand-in (tools/fakestripe)"
 	cd tools/fakestripe && $(PYTEST) --junitxml=$(CURDIR)/$(RESULTS)/fakestripe.xml $(PYTEST_ARGS)
