@@ -18,6 +18,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from billing import stripe_client
+from billing.tests.support import redis_started, shared_redis_url
 from devtools.offline import DEV_OIDC_CLIENT_ID, DEV_OIDC_CLIENT_SECRET
 from devtools.tests.support import Browser
 from fakestripe.launcher import FakeStripe
@@ -174,3 +175,17 @@ def oidc(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def browser(oidc: str, live_server: Any) -> Browser:
     """A browser-like client of the live server, signing in through the dev LinkedIn."""
     return Browser(live_server.url)
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real Redis broker for the module: make test's, or a throw-away one of our own."""
+    url = shared_redis_url()
+    if url:
+        yield url
+        return
+    server = redis_started()
+    try:
+        yield server.url
+    finally:
+        server.close()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from billing import tasks
-from billing.tests.support import redis_started, shared_redis_url
+from billing.tests.support import redis_started
 from devstack.processes import RedisServer
 
 
@@ -24,20 +24,6 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(tasks.process_webhook_event, "apply_async", fake_apply_async)
     return sent
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real Redis broker for the module: make test's, or a throw-away one of our own."""
-    url = shared_redis_url()
-    if url:
-        yield url
-        return
-    server = redis_started()
-    try:
-        yield server.url
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -14,25 +14,12 @@ from django.core.management import call_command
 from fakeedgar.generate import quarter_write
 from fakeedgar.server import EdgarServer
 
-from billing.tests.support import app_broker, redis_started, shared_redis_url, wait_for
+from billing.tests.support import app_broker, wait_for
 from filings.ingest import ingest_status_counts
 from filings.models import Filing, Holding, IngestFiling
 from filings.tests.edgar_support import IngestWorker, edgar_settings, windows_over
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    url = shared_redis_url()
-    if url:
-        yield url
-        return
-    server = redis_started()
-    try:
-        yield server.url
-    finally:
-        server.close()
 
 
 @pytest.fixture
