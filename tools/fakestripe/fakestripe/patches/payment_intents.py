@@ -26,8 +26,8 @@ from localstripe import resources as R
 from ..errors import DOC_URL, card_error, invalid_request
 from . import cards
 from .events import emit
+from .intents import confirmable_check
 
-CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 PI_EXTRA_PARAMS = (
     "automatic_payment_methods",
     "setup_future_usage",
@@ -149,20 +149,7 @@ def api_confirm(
     if kwargs:
         raise invalid_request(f"Received unknown parameter: {next(iter(kwargs))}")
     obj = cls._api_retrieve(id)
-    if client_secret is not None and client_secret != obj.client_secret:
-        raise invalid_request(
-            "The client_secret provided does not match the client_secret "
-            "associated with the PaymentIntent.",
-            param="client_secret",
-        )
-    if obj.status not in CONFIRMABLE:
-        message = (
-            "You cannot confirm this PaymentIntent because it has already succeeded after being "
-            "previously confirmed."
-            if obj.status == "succeeded"
-            else f"You cannot confirm this PaymentIntent because it has a status of {obj.status}."
-        )
-        raise invalid_request(message, code="payment_intent_unexpected_state")
+    confirmable_check(obj, "PaymentIntent", client_secret)
     pm = _resolve_pm(payment_method, payment_method_data)
     if pm is not None:
         if obj.customer and getattr(pm, "customer", None) not in (None, obj.customer):

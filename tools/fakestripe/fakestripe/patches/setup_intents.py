@@ -50,9 +50,9 @@ from ..errors import DOC_URL, StripeError, card_error, invalid_request
 from . import cards
 from .events import emit
 from .export import unknown_parameter
+from .intents import CONFIRMABLE, confirmable_check
 
 USAGES = ("off_session", "on_session")
-CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 CANCELLATION_REASONS = ("abandoned", "requested_by_customer", "duplicate")
 #: what Stripe accepts in payment_method_types and the stand-in knows; only cards can be confirmed
 METHOD_TYPES = ("card", "link", "sepa_debit", "ideal", "us_bank_account")
@@ -306,20 +306,7 @@ def api_confirm(
 ):
     unknown_parameter(kwargs)
     intent = cls._api_retrieve(id)
-    if client_secret is not None and client_secret != intent.client_secret:
-        raise invalid_request(
-            "The client_secret provided does not match the client_secret associated with the "
-            "SetupIntent.",
-            param="client_secret",
-        )
-    if intent.status not in CONFIRMABLE:
-        message = (
-            "You cannot confirm this SetupIntent because it has already succeeded after being "
-            "previously confirmed."
-            if intent.status == "succeeded"
-            else f"You cannot confirm this SetupIntent because it has a status of {intent.status}."
-        )
-        raise invalid_request(message, code="setup_intent_unexpected_state")
+    confirmable_check(intent, "SetupIntent", client_secret)
     pm = _resolve_pm(intent, payment_method, payment_method_data)
     if pm is not None:
         intent.payment_method = pm.id
