@@ -3,14 +3,15 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from config.exceptions import json_404, json_500
+from config.schema_view import SchemaView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.social_urls", namespace="social")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     # Split view: the page's start-up script is served from ?script (no inline script), and
     # Swagger UI itself from our static files (SWAGGER_UI_DIST = "SIDECAR"): a strict CSP holds.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
