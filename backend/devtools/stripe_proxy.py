@@ -18,10 +18,18 @@ any ``Authorization`` header must be a publishable key, otherwise the answer is 
 reaches the stand-in. The server's secret key is never added. So the proxy cannot be used to
 act with a secret key (``?key=sk_test_...`` on ``DELETE /v1/subscriptions/...``), nor to reach
 an endpoint Stripe.js never calls (webhook endpoints, customers, subscriptions).
+
+:func:`hosted_page_proxy` (``/_dev/_stripe/<path>``, devtools/urls.py) forwards the stand-in's
+hosted pages — an invoice's page and PDF, a billing portal session — which the stand-in's
+``hosted_invoice_url``, ``invoice_pdf`` and portal ``url`` point at when make run / make stack give
+it the app's public URL (``<site>/_dev``): only ``GET``/``HEAD`` of exactly those three path
+shapes (:data:`HOSTED_PATHS`), with no query, no cookie and no header of the browser's, and only
+to a loopback ``STRIPE_API_HOST`` (the stand-in; never real Stripe). Anything else is a 404.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import urllib.error
@@ -31,6 +39,7 @@ import urllib.request
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 TIMEOUT_SECONDS = 15
 FORWARDED_HEADERS = ("Content-Type", "Accept", "Idempotency-Key", "Stripe-Version")
@@ -161,4 +170,71 @@ def stripe_proxy(request: HttpRequest, path: str = "") -> HttpResponse:
     for name in RETURNED_HEADERS:
         if answer_headers.get(name):
             response[name] = answer_headers[name]
+    return response
+
+
+# --- the stand-in's hosted pages (invoice page, invoice PDF, billing portal) -------------------
+
+#: what the stand-in serves under /_stripe/ (tools/fakestripe/fakestripe/pages.py): the token is
+#: the page's secret ("test_" + 43 URL-safe characters), so nothing else can be named.
+HOSTED_PATHS = (
+    re.compile(r"^invoices/test_[A-Za-z0-9_-]{16,100}$"),
+    re.compile(r"^invoices/test_[A-Za-z0-9_-]{16,100}/pdf$"),
+    re.compile(r"^portal/test_[A-Za-z0-9_-]{16,100}$"),
+)
+HOSTED_RETURNED_HEADERS = (
+    "Content-Disposition",
+    "Content-Security-Policy",
+    "Cache-Control",
+    "Referrer-Policy",
+    "X-Content-Type-Options",
+    "X-Robots-Tag",
+)
+HOSTED_CONTENT_TYPES = ("text/html", "application/pdf")
+
+
+def _loopback_base() -> str | None:
+    """``settings.STRIPE_API_HOST`` if it is the stand-in (http on a loopback address)."""
+    base = (getattr(settings, "STRIPE_API_HOST", "") or "").rstrip("/")
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme != "http" or not parts.hostname:
+        return None
+    if parts.hostname == "localhost":
+        return base
+    try:
+        return base if ipaddress.ip_address(parts.hostname).is_loopback else None
+    except ValueError:
+        return None
+
+
+@require_safe  # GET and HEAD only (405 otherwise): the pages are read, never acted on
+def hosted_page_proxy(request: HttpRequest, path: str) -> HttpResponse:
+    """``/_dev/_stripe/<path>`` → the stand-in's ``/_stripe/<path>`` (hosted pages only)."""
+    if not getattr(settings, "DEVTOOLS_ALLOWED", False):
+        raise Http404("devtools are disabled")
+    if not any(pattern.match(path) for pattern in HOSTED_PATHS):
+        raise Http404("not a hosted page of the Stripe stand-in")
+    base = _loopback_base()
+    if base is None:
+        raise Http404("no offline Stripe stand-in (STRIPE_API_HOST is not a loopback http URL)")
+    # No query string, cookie or header of the browser's goes on: the path alone names the page.
+    url = f"{base}/_stripe/{path}"
+    upstream = urllib.request.Request(url, method=request.method)  # noqa: S310 (loopback only)
+    try:
+        with urllib.request.urlopen(upstream, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310
+            status, content, headers = answer.status, answer.read(), answer.headers
+    except urllib.error.HTTPError as e:
+        status, content, headers = e.code, e.read(), e.headers
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        return HttpResponse(
+            f"Stripe stand-in unreachable at {base}: {e}", status=502, content_type="text/plain"
+        )
+    content_type = headers.get("Content-Type", "")
+    if content_type.split(";")[0].strip() not in HOSTED_CONTENT_TYPES:
+        # The stand-in answers pages and PDFs; anything else (its JSON errors) stays behind.
+        raise Http404("not a hosted page of the Stripe stand-in")
+    response = HttpResponse(content, status=status, content_type=content_type)
+    for name in HOSTED_RETURNED_HEADERS:
+        if headers.get(name):
+            response[name] = headers[name]
     return response

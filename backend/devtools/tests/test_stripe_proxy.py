@@ -138,3 +138,114 @@ def test_what_stripe_js_sends_still_passes_through_the_routes(client, stripe_rea
     )
     assert response.status_code == 200, response.content
     assert response.json()["id"].startswith("pm_")
+
+
+# --- The stand-in's hosted pages, same-origin under /_dev/_stripe/ (issue 11) ---------------
+
+
+def _hosted_path(url: str) -> str:
+    """``/_stripe/...`` of a hosted URL the stand-in handed out."""
+    return url[url.index("/_stripe/") :]
+
+
+@pytest.fixture
+def paid_invoice(live_subscription, stripe_ready):
+    from fakestripe.testing import stripe_client as stand_in
+
+    return stand_in(stripe_ready).v1.invoices.retrieve(live_subscription.latest_invoice)
+
+
+def test_hosted_urls_on_the_apps_origin_open_through_the_proxy(
+    client, stripe_ready, live_subscription
+):
+    """With the app's public URL (what make run / make stack give the stand-in), the invoice's
+    hosted_invoice_url, invoice_pdf and a portal session's url are pages of the app's origin."""
+    from fakestripe.testing import stripe_client as stand_in
+
+    stripe = stand_in(stripe_ready)
+    stripe_ready.set_public_url("http://testserver/_dev")
+    try:
+        invoice = stripe.v1.invoices.retrieve(live_subscription.latest_invoice)
+        portal = stripe.v1.billing_portal.sessions.create(
+            params={
+                "customer": live_subscription.customer,
+                "return_url": "http://testserver/account",
+            }
+        )
+    finally:
+        stripe_ready.set_public_url(None)
+    assert invoice.hosted_invoice_url.startswith("http://testserver/_dev/_stripe/invoices/test_")
+    assert portal.url.startswith("http://testserver/_dev/_stripe/portal/test_")
+
+    page = client.get(invoice.hosted_invoice_url.removeprefix("http://testserver"))
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert invoice.number in page.content.decode() and "Download PDF" in page.content.decode()
+    assert "default-src 'none'" in page["Content-Security-Policy"]
+    assert page["Referrer-Policy"] == "no-referrer" and page["Cache-Control"] == "no-store"
+
+    pdf = client.get(invoice.invoice_pdf.removeprefix("http://testserver"))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-1.4") and pdf.content.rstrip().endswith(b"%%EOF")
+    assert pdf["Content-Disposition"].startswith("attachment; filename=")
+
+    head = client.head(invoice.hosted_invoice_url.removeprefix("http://testserver"))
+    assert head.status_code == 200 and head.content == b""
+
+    portal_page = client.get(portal.url.removeprefix("http://testserver"))
+    assert portal_page.status_code == 200
+    assert "href='http://testserver/account'>← Return to" in portal_page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_dev/_stripe/v1/customers",
+        "/_dev/_stripe/_config/health",
+        "/_dev/_stripe/js.stripe.com/v3/",
+        "/_dev/_stripe/invoices/in_1234567890abcdef",
+        "/_dev/_stripe/invoices/test_short",
+        "/_dev/_stripe/invoices/test_aaaaaaaaaaaaaaaaaaaa/../../_config/health",
+        "/_dev/_stripe/invoices/test_aaaaaaaaaaaaaaaaaaaa/pdf/more",
+        "/_dev/_stripe/portal/",
+        "/_dev/_stripe/",
+    ],
+)
+def test_only_hosted_page_paths_are_forwarded(client, stripe_ready, path):
+    stripe_ready.clear_requests_log()
+    response = client.get(path)
+    assert response.status_code == 404, (path, response.content[:200])
+    assert stripe_ready.requests_log() == []  # nothing of the API was reached
+
+
+def test_an_unknown_token_is_the_stand_ins_not_found_page(client, stripe_ready):
+    response = client.get("/_dev/_stripe/invoices/test_" + "x" * 43)
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+def test_hosted_pages_are_read_only_and_private(client, stripe_ready, paid_invoice):
+    """Only GET/HEAD: a POST is 405 (nothing forwarded). The browser's query string, cookies and
+    headers do not reach the stand-in (the path alone names the page)."""
+    path = _hosted_path(paid_invoice.hosted_invoice_url)
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/_dev" + path).status_code == 405
+    response = client.get("/_dev" + path + "?key=sk_test_x", HTTP_AUTHORIZATION="Bearer sk_test_x")
+    assert response.status_code == 200  # the page, the query and header dropped on the way
+
+
+def test_the_hosted_proxy_reaches_only_a_loopback_stand_in(
+    rf, settings, stripe_ready, paid_invoice
+):
+    from devtools.stripe_proxy import hosted_page_proxy
+
+    path = _hosted_path(paid_invoice.hosted_invoice_url).removeprefix("/_stripe/")
+    settings.DEVTOOLS_ALLOWED = True
+    settings.STRIPE_API_HOST = stripe_ready.url
+    assert hosted_page_proxy(rf.get("/_dev/_stripe/" + path), path=path).status_code == 200
+    for host in ("https://api.stripe.com", "http://10.0.0.8:12111", "http://example.com", ""):
+        settings.STRIPE_API_HOST = host
+        with pytest.raises(Http404):
+            hosted_page_proxy(rf.get("/_dev/_stripe/" + path), path=path)
+    settings.STRIPE_API_HOST = stripe_ready.url
+    settings.DEVTOOLS_ALLOWED = False
+    with pytest.raises(Http404):
+        hosted_page_proxy(rf.get("/_dev/_stripe/" + path), path=path)

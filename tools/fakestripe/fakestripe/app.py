@@ -16,6 +16,10 @@ Middlewares, outermost first:
   where Stripe.js may use one: creating tokens / sources / payment methods, and confirming or
   authenticating / reading a PaymentIntent or a SetupIntent **with its client_secret**.
 * ``persist`` — writes the state pickle after each mutating request.
+
+Besides localstripe's routes: ``/_config/...`` (test helpers, no key), the Stripe.js stand-in at
+``/js.stripe.com/v3/``, ``POST /v1/billing_portal/sessions`` and the hosted pages under
+``/_stripe/`` (``pages.py``; no key, like Stripe's own hosted pages).
 """
 
 from __future__ import annotations
@@ -32,10 +36,10 @@ from localstripe import resources as R
 from localstripe import server as ls
 from localstripe.errors import UserError
 
-from . import context, state
+from . import context, hosted, pages, state
 from .errors import StripeError, idempotency_error, invalid_request
-from .patches import customers, subscriptions
-from .patches.events import dispatcher
+from .patches import billing_portal, customers, subscriptions
+from .patches.events import dispatcher, retry_delays
 from .patches.prices import Price
 
 log = logging.getLogger("fakestripe")
@@ -243,7 +247,10 @@ def _header_key(request) -> str | None:
 
 @web.middleware
 async def auth_mw(request, handler):
-    if request.path.startswith(("/js.stripe.com/", "/_config/")) or request.method == "OPTIONS":
+    if (
+        request.path.startswith(("/js.stripe.com/", "/_config/", hosted.PREFIX + "/"))
+        or request.method == "OPTIONS"
+    ):
         return await handler(request)
     key = _header_key(request)
     if request.method == "POST":
@@ -353,8 +360,15 @@ async def config_webhook(request):
         raise invalid_request("url (http...) and secret are required")
     if events is not None and not isinstance(events, list):
         raise invalid_request("events must be a list of event types")
-    dispatcher.register(name, url, secret, events)
-    return json_response({"name": name, "url": url, "events": events})
+    # Optional: this endpoint's delivery retry schedule, seconds after each failed attempt.
+    retries = data.get("retries")
+    if retries is not None:
+        try:
+            retries = retry_delays(retries)
+        except ValueError as e:
+            raise invalid_request(str(e), param="retries") from None
+    dispatcher.register(name, url, secret, events, retries=retries)
+    return json_response(dispatcher.targets[name].public())
 
 
 async def list_webhooks(request):
@@ -414,6 +428,34 @@ def _sub_helper(func):
         return json_response(sub._export(expand=["latest_invoice"]))
 
     return handler
+
+
+def _invoice_helper(func):
+    async def handler(request):
+        return json_response(func(request.match_info["id"])._export())
+
+    return handler
+
+
+async def get_public_url(request):
+    return json_response({"public_url": hosted.public_url(), "base": hosted.base()})
+
+
+async def set_public_url(request):
+    """``{"public_url": "http://127.0.0.1:8000/_dev"}`` (null: back to the stand-in's own URL):
+    the base of ``hosted_invoice_url``, ``invoice_pdf`` and portal session URLs."""
+    data = await ls.get_post_data(request) or {}
+    try:
+        hosted.set_public_url(data.get("public_url"))
+    except ValueError as e:
+        raise invalid_request(str(e), param="public_url") from None
+    return await get_public_url(request)
+
+
+async def create_portal_session(request):
+    data = await ls.get_post_data(request) or {}
+    expand = data.pop("expand", None)
+    return json_response(billing_portal.create_session(**data)._export(expand=expand))
 
 
 async def health(request):
@@ -496,6 +538,11 @@ def build_app(access_log: bool = False) -> web.Application:
         "/_config/subscriptions/{id}/expire_incomplete",
         _sub_helper(subscriptions.expire_incomplete),
     )
+    r.add_post("/_config/invoices/{id}/retry", _invoice_helper(subscriptions.retry_invoice))
+    r.add_get("/_config/public_url", get_public_url)
+    r.add_post("/_config/public_url", set_public_url)
+    pages.add_routes(r)
+    r.add_post("/v1/billing_portal/sessions", create_portal_session)
     r.add_get("/v1/account", get_account)
     r.add_get("/v1/accounts/{id}", get_account)
     r.add_get("/v1/products/{id}/features", list_product_features)

@@ -43,6 +43,7 @@ class FakeStripe:
         startup_timeout: float = 10.0,
         webhook_delay: float | None = None,
         verbose: bool = False,
+        public_url: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -50,6 +51,7 @@ class FakeStripe:
         self.startup_timeout = startup_timeout
         self.webhook_delay = webhook_delay
         self.verbose = verbose
+        self.public_url = public_url
         self._own_state_dir = state_dir is None
         self.state_dir = os.fspath(state_dir) if state_dir is not None else None
         self.url: str | None = None
@@ -81,6 +83,8 @@ class FakeStripe:
             cmd += ["--webhook-delay", str(self.webhook_delay)]
         if self.verbose:
             cmd.append("--verbose")
+        if self.public_url:
+            cmd += ["--public-url", self.public_url]
         self._stderr_path = os.path.join(self.state_dir, "server.log")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self._stderr_path, "ab") as errlog:
@@ -251,6 +255,17 @@ class FakeStripe:
 
     def fail_renewal(self, subscription_id: str) -> dict:
         return self._call("POST", f"/_config/subscriptions/{subscription_id}/fail_renewal")
+
+    def retry_invoice(self, invoice_id: str) -> dict:
+        """A Smart Retry of an open subscription invoice now (off session, default card)."""
+        return self._call("POST", f"/_config/invoices/{invoice_id}/retry")
+
+    def set_public_url(self, public_url: str | None) -> str:
+        """Build hosted URLs (invoice page/PDF, portal) on ``public_url`` from now on (None: the
+        stand-in's own URL); kept across ``restart()``. Returns the base in use."""
+        answer = self._call("POST", "/_config/public_url", {"public_url": public_url})
+        self.public_url = public_url
+        return answer["base"]
 
     def expire_incomplete(self, subscription_id: str) -> dict:
         return self._call("POST", f"/_config/subscriptions/{subscription_id}/expire_incomplete")

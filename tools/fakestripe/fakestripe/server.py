@@ -61,6 +61,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="exit when this process is gone (the launcher passes its own pid: no orphans)",
     )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="where a browser reaches the stand-in's /_stripe/ pages (e.g. the app's dev proxy, "
+        "http://127.0.0.1:8000/_dev): the base of hosted_invoice_url, invoice_pdf and portal "
+        "URLs (default: $FAKESTRIPE_PUBLIC_URL, else the stand-in's own URL)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="access log on stderr")
     return parser.parse_args(argv)
 
@@ -122,7 +129,7 @@ def main(argv=None) -> int:
 
     from localstripe import resources
 
-    from . import state
+    from . import hosted, state
     from .patches import apply_all
     from .patches.events import dispatcher
 
@@ -140,6 +147,11 @@ def main(argv=None) -> int:
     sock.setblocking(False)
     port = sock.getsockname()[1]
     url = f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}"
+    try:
+        hosted.configure(own_url=url, public_url=args.public_url or os.environ.get(hosted.ENV_VAR))
+    except ValueError as e:
+        sock.close()
+        raise SystemExit(f"fakestripe: --public-url: {e}") from None
     try:
         asyncio.run(_serve(sock, url, args.verbose, args.parent_pid))
     finally:

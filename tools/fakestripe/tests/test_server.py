@@ -7,18 +7,17 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
 
 from fakestripe import testing
 from fakestripe.launcher import FakeStripe, FakeStripeError
+from fakestripe.testing import WebhookReceiver as Receiver
 
 MONTH_MIN, MONTH_MAX = 28 * 86400, 31 * 86400 + 3600
 WEBHOOK_SECRET = "whsec_test_offline_receiver"
@@ -27,53 +26,9 @@ WEBHOOK_SECRET = "whsec_test_offline_receiver"
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-class Receiver:
-    """A tiny local webhook endpoint (http.server in a thread)."""
-
-    def __init__(self, secret: str = WEBHOOK_SECRET):
-        self.secret = secret
-        self.received: list[tuple[bytes, str]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((body, self.headers.get("Stripe-Signature", "")))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def events(self):
-        return [
-            stripe.Webhook.construct_event(body, sig, self.secret)
-            for body, sig in list(self.received)
-        ]
-
-    def wait_for(self, predicate, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [e for e in self.events() if predicate(e)]
-            if found:
-                return found
-            time.sleep(0.02)
-        types = [e.type for e in self.events()]
-        raise AssertionError(f"no matching webhook within {timeout}s; got {types}")
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="session")
 def receiver(fake):
-    r = Receiver()
+    r = Receiver(WEBHOOK_SECRET)
     fake.register_webhook(r.url, WEBHOOK_SECRET)
     yield r
     fake.unregister_webhook()

@@ -21,6 +21,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import stripe
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -376,6 +377,41 @@ def test_handle_next_action_after_a_server_side_confirmation(fake, client, page_
     result = run_page(page_origin, fake, case="next_action", secret=intent.client_secret, auth="ok")
     assert result["status"] == "succeeded"
     assert client.v1.payment_intents.retrieve(intent.id).status == "succeeded"
+
+
+def test_handle_next_action_pays_an_invoice_that_needs_authentication(
+    fake, client, price, page_origin
+):
+    """Confirming a renewal: ``/pay`` answers ``invoice_payment_intent_requires_action``, the
+    browser runs ``handleNextAction`` with the invoice's client secret; a failed authentication
+    leaves the invoice open, a passed one pays it and the subscription is active again."""
+    customer = client.v1.customers.create(params={"email": f"renew{uuid.uuid4().hex[:6]}@x.test"})
+    card = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "default_payment_method": card.id,
+        }
+    )
+    invoice_id = fake.fail_renewal(sub.id)["latest_invoice"]["id"]
+
+    def pay_needs_action() -> str:
+        with pytest.raises(stripe.CardError) as needs_action:
+            client.v1.invoices.pay(invoice_id, {"payment_method": "pm_card_authenticationRequired"})
+        assert needs_action.value.code == "invoice_payment_intent_requires_action"
+        invoice = client.v1.invoices.retrieve(invoice_id, {"expand": ["confirmation_secret"]})
+        return invoice.confirmation_secret.client_secret
+
+    failed = run_page(page_origin, fake, case="next_action", secret=pay_needs_action(), auth="fail")
+    assert failed["error"]["code"] == "payment_intent_authentication_failure"
+    assert client.v1.invoices.retrieve(invoice_id).status == "open"
+    assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
+
+    passed = run_page(page_origin, fake, case="next_action", secret=pay_needs_action(), auth="ok")
+    assert passed["status"] == "succeeded" and passed["error"] is None
+    assert client.v1.invoices.retrieve(invoice_id).status == "paid"
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
 
 
 def test_create_payment_method_from_the_payment_element(fake, client, page_origin):

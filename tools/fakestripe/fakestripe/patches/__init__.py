@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .. import state
 from . import (
+    billing_portal,
     cards,
     customers,
     events,
@@ -37,6 +38,7 @@ def apply_all() -> None:
         prices,
         subscriptions,
         customers,
+        billing_portal,
     ):
         module.apply()
     _applied["done"] = True

@@ -9,7 +9,10 @@ Reproduces (localstripe gaps in brackets):
 * Delivery: asynchronous (a short delay after the change), **in creation order** per endpoint
   [was: concurrent, out of order, one attempt], retried with back-off on connection errors and
   non-2xx answers, signed ``Stripe-Signature: t=<send time>,v1=<hex HMAC-SHA256 of "t.payload">``
-  with the endpoint's secret, as ``stripe.Webhook.construct_event`` expects.
+  with the endpoint's secret, as ``stripe.Webhook.construct_event`` expects. The retry
+  schedule (:data:`RETRY_DELAYS`, 0.5/1/2/4 s) is configurable: ``FAKESTRIPE_WEBHOOK_RETRIES``
+  for every endpoint, ``retries`` per registration — Stripe itself retries for up to three
+  days, which ``make chaos`` models with minutes while the app is down.
 * Targets: endpoints registered with ``POST /_config/webhooks/<name>`` (persisted in the state
   dir, so they survive a restart) and ``/v1/webhook_endpoints`` objects (``enabled_events``).
 """
@@ -47,7 +50,28 @@ log = logging.getLogger("fakestripe.webhooks")
 
 #: seconds between a change and its first delivery attempt (Stripe is asynchronous too)
 DELIVERY_DELAY = float(os.environ.get("FAKESTRIPE_WEBHOOK_DELAY", "0.1"))
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+#: A retry schedule has at most this many retries, each at most Stripe's three days away.
+MAX_RETRIES, MAX_RETRY_DELAY = 50, 3 * 24 * 3600.0
+
+
+def retry_delays(value: str | list | tuple) -> tuple[float, ...]:
+    """A retry schedule, seconds after each failed attempt: ``"1,2,4"`` or ``[1, 2, 4]``;
+    ValueError (with a sentence) for anything else."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        delays = tuple(float(item) for item in items if str(item).strip())
+    except (TypeError, ValueError):
+        raise ValueError("retries must be numbers of seconds, e.g. [1, 2, 4]") from None
+    if len(delays) > MAX_RETRIES or not all(0 <= d <= MAX_RETRY_DELAY for d in delays):
+        raise ValueError(
+            f"retries: at most {MAX_RETRIES} delays, each 0 to {MAX_RETRY_DELAY:.0f} seconds"
+        )
+    return delays
+
+
+#: Seconds between a failed delivery attempt and the next one, for every endpoint without a
+#: schedule of its own (``FAKESTRIPE_WEBHOOK_RETRIES="1,2,4,8,15,30,30"`` for a longer one).
+RETRY_DELAYS = retry_delays(os.environ.get("FAKESTRIPE_WEBHOOK_RETRIES", "0.5,1,2,4"))
 WEBHOOKS_FILE = "webhooks.json"
 MAX_LOG = 2000
 
@@ -58,6 +82,8 @@ class Target:
     url: str
     secret: str
     events: list[str] | None = None
+    #: This endpoint's retry schedule; None: :data:`RETRY_DELAYS`.
+    retries: tuple[float, ...] | None = None
     queue: asyncio.Queue | None = field(default=None, repr=False, compare=False)
     task: asyncio.Task | None = field(default=None, repr=False, compare=False)
 
@@ -65,7 +91,8 @@ class Target:
         return self.events is None or "*" in self.events or event_type in self.events
 
     def public(self) -> dict:
-        return {"name": self.name, "url": self.url, "events": self.events}
+        retries = list(self.retries) if self.retries is not None else None
+        return {"name": self.name, "url": self.url, "events": self.events, "retries": retries}
 
 
 class Dispatcher:
@@ -86,22 +113,26 @@ class Dispatcher:
         except (FileNotFoundError, ValueError):
             return
         for item in saved:
-            self.register(item["name"], item["url"], item["secret"], item.get("events"), save=False)
+            retries = item.get("retries")
+            schedule = tuple(retries) if retries is not None else None
+            self.register(
+                item["name"], item["url"], item["secret"], item.get("events"), False, schedule
+            )
 
     def save(self) -> None:
         data = [
-            {"name": t.name, "url": t.url, "secret": t.secret, "events": t.events}
+            {**t.public(), "secret": t.secret}
             for t in self.targets.values()
             if not t.name.startswith("we_")
         ]
         with open(self._file(), "w") as f:
             json.dump(data, f)
 
-    def register(self, name, url, secret, events=None, save=True) -> Target:
+    def register(self, name, url, secret, events=None, save=True, retries=None) -> Target:
         old = self.targets.pop(name, None)
         if old is not None and old.task is not None:
             old.task.cancel()
-        target = Target(name=name, url=url, secret=secret, events=events)
+        target = Target(name=name, url=url, secret=secret, events=events, retries=retries)
         self.targets[name] = target
         if save:
             self.save()
@@ -180,7 +211,8 @@ class Dispatcher:
         }
         self.log.append(entry)
         del self.log[:-MAX_LOG]
-        for delay in (0.0, *RETRY_DELAYS):
+        schedule = RETRY_DELAYS if target.retries is None else target.retries
+        for delay in (0.0, *schedule):
             if delay:
                 await asyncio.sleep(delay)
             entry["attempts"] += 1

@@ -14,8 +14,10 @@ Reproduces:
   ``payment_intent_authentication_failure`` "We are unable to authenticate your payment
   method...". A retry with another card on the same PaymentIntent works.
 * ``setup_future_usage``: the confirmed card is attached to the customer on success.
-* Off-session confirmations (renewals) of always-authenticate cards end in ``requires_action``
-  with ``invoice.payment_action_required``, like Stripe.
+* Off-session confirmations (renewals, ``/v1/invoices/{id}/pay``) of always-authenticate cards
+  end in ``requires_action`` with ``invoice.payment_action_required`` *and*
+  ``invoice.payment_failed`` (the subscription turns ``past_due``), like Stripe; the customer
+  then completes the payment with the PaymentIntent's client secret (``handleNextAction``).
 * Current shape: ``latest_charge`` is an id, no ``charges`` / ``invoice`` fields.
 """
 
@@ -82,10 +84,25 @@ def _after_success(pi) -> None:
         emit("payment_method.attached", pm)
 
 
-def confirm_pi(pi, *, off_session: bool = False, raise_errors: bool = True):
-    """Attempt the payment with ``pi.payment_method`` (already set)."""
+def confirm_pi(
+    pi, *, off_session: bool = False, raise_errors: bool = True, automatic: bool = False
+):
+    """Attempt the payment with ``pi.payment_method`` (already set).
+
+    ``automatic``: Stripe's own attempt (a renewal, a Smart Retry), not one the integration or
+    the customer started; it counts in the invoice's ``attempt_count`` and schedules the next
+    retry.
+    """
     pm = R.PaymentMethod._api_retrieve(pi.payment_method)
     pi.payment_method = pm.id
+    waiting_for = ((pi.next_action or {}).get("use_stripe_sdk") or {}).get("source")
+    if not automatic and waiting_for == pm.id and cards.requires_authentication(pm, off_session):
+        # Confirmed again while the same card's challenge is pending (confirmCardPayment on a
+        # requires_action PaymentIntent, a repeated /pay): the same attempt, so no new events
+        # (and no second "action required" e-mail from the app).
+        return pi
+    if pi.invoice:
+        R.Invoice._api_retrieve(pi.invoice)._fs_note_attempt(automatic)
     pi._authentication_failed = False
     pi.next_action = None
     if pi.latest_charge is not None and pi.latest_charge.status == "failed":

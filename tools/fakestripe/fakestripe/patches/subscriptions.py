@@ -23,7 +23,15 @@ Reproduces (localstripe gaps in brackets):
   ``data.previous_attributes`` on *every* change (incomplete→active, cancel_at_period_end,
   default payment method saved, renewal, past_due...), ``customer.subscription.deleted``.
   A failed first payment leaves the subscription ``incomplete`` (Stripe), not deleted.
-* Test-clock stand-ins (``/_config/subscriptions/{id}/renew|fail_renewal|expire_incomplete``).
+* Test-clock stand-ins (``/_config/subscriptions/{id}/renew|fail_renewal|expire_incomplete``,
+  ``/_config/invoices/{id}/retry``): a renewal charges the default card off session — a decline
+  or an always-authenticate card leaves the invoice ``open`` (PaymentIntent
+  ``requires_payment_method`` / ``requires_action``) and the subscription ``past_due``, with
+  ``invoice.payment_failed`` (and ``invoice.payment_action_required`` for authentication), as
+  Stripe does off session; ``attempt_count`` / ``next_payment_attempt`` follow the Smart Retries
+  schedule (``invoices.RETRY_DAYS``); a retry that pays makes the subscription ``active`` again.
+  The renewal invoice's ``period_start/end`` is the period that ended (Stripe's usage period).
+  [localstripe: no renewals at all.]
 """
 
 from __future__ import annotations
@@ -322,25 +330,39 @@ def sub_init(
         Sub._api_update(self.id, cancel_at_period_end=True)
 
 
-def create_invoice(self, billing_reason=None, collect_now=None):
-    """Create + finalise the next invoice and its PaymentIntent; pay it unless in creation."""
+def create_invoice(self, billing_reason=None, collect_now=None, usage_period=None):
+    """Create + finalise the next invoice and its PaymentIntent; pay it unless in creation.
+
+    ``usage_period``: ``(start, end)`` of the period that ended (a renewal's invoice-level
+    ``period_start``/``period_end``, Stripe's "usage period"; the lines carry the new one).
+    """
+    billing_reason = billing_reason or (
+        "subscription_create" if getattr(self, "_fs_in_init", False) else "subscription_update"
+    )
     pending_items = [
         ii
         for ii in R.InvoiceItem._api_list_all(None, customer=self.customer, limit=99)._list
         if ii.invoice is None
     ]
     pending_items.extend(self.items._list)
-    invoice = R.Invoice(
-        customer=self.customer,
-        subscription=self.id,
-        items=pending_items,
-        tax_percent=self.tax_percent,
-        default_tax_rates=[tr.id for tr in (self.default_tax_rates or [])],
-        date=self.current_period_start,
-    )
-    invoice._fs_billing_reason = billing_reason or (
-        "subscription_create" if getattr(self, "_fs_in_init", False) else "subscription_update"
-    )
+    # localstripe's constructor already sends invoice.created: class-level values make that
+    # event carry this invoice's billing_reason and period too (one request at a time).
+    R.Invoice._fs_billing_reason = billing_reason
+    R.Invoice._fs_usage_period = usage_period
+    try:
+        invoice = R.Invoice(
+            customer=self.customer,
+            subscription=self.id,
+            items=pending_items,
+            tax_percent=self.tax_percent,
+            default_tax_rates=[tr.id for tr in (self.default_tax_rates or [])],
+            date=self.current_period_start,
+        )
+    finally:
+        R.Invoice._fs_billing_reason = None
+        R.Invoice._fs_usage_period = None
+    invoice._fs_billing_reason = billing_reason
+    invoice._fs_usage_period = usage_period
     invoice._finalize()
     self.latest_invoice = invoice.id
     if invoice.total > 0:
@@ -368,8 +390,11 @@ def create_invoice(self, billing_reason=None, collect_now=None):
     return invoice
 
 
-def collect(self, invoice, off_session):
-    """Charge ``invoice`` with the default payment method, if there is one (no raise)."""
+def collect(self, invoice, off_session, automatic=False):
+    """Charge ``invoice`` with the default payment method, if there is one (no raise).
+
+    ``automatic``: Stripe's own attempt (renewal, Smart Retry), off session.
+    """
     from .payment_intents import confirm_pi
 
     if invoice.status != "open" or not invoice.payment_intent:
@@ -378,10 +403,11 @@ def collect(self, invoice, off_session):
     pi = R.PaymentIntent._api_retrieve(invoice.payment_intent)
     if pm is None:
         if off_session:
+            invoice._fs_note_attempt(automatic)
             invoice._on_payment_failure_now()
         return
     pi.payment_method = pm.id
-    confirm_pi(pi, off_session=off_session, raise_errors=False)
+    confirm_pi(pi, off_session=off_session, raise_errors=False, automatic=automatic)
 
 
 # -- reactions to payments ---------------------------------------------------------------------
@@ -583,19 +609,42 @@ def renew(sub_id: str, fail: bool = False):
         _end(sub)
         return sub
     with changes(sub):
+        ended = sub.items._list[0]._current_period()
         _advance_periods(sub)
         if sub.status == "trialing":
             sub.status = "active"
+        invoice = create_invoice(
+            sub,
+            billing_reason="subscription_cycle",
+            collect_now=False,
+            usage_period=(ended["start"], ended["end"]),
+        )
         if fail:
-            _failed_renewal_invoice(sub)
+            _failed_renewal_attempt(sub, invoice)
         else:
-            invoice = create_invoice(sub, billing_reason="subscription_cycle", collect_now=False)
-            collect(sub, invoice, off_session=True)
+            collect(sub, invoice, off_session=True, automatic=True)
     return sub
 
 
-def _failed_renewal_invoice(sub):
-    invoice = create_invoice(sub, billing_reason="subscription_cycle", collect_now=False)
+def retry_invoice(invoice_id: str):
+    """A Smart Retry now: charge the open invoice of a subscription off session with the
+    subscription's (else the customer's) default payment method, as Stripe's retry does."""
+    invoice = R.Invoice._api_retrieve(invoice_id)
+    if invoice.status != "open" or not invoice.subscription:
+        kind = "a subscription's" if invoice.subscription else "a one-off"
+        raise invalid_request(
+            f"Only an open invoice of a subscription is retried (this is {kind}, {invoice.status})."
+        )
+    sub = Sub._api_retrieve(invoice.subscription)
+    if sub.status in ENDED or sub.status == "incomplete":
+        raise invalid_request(f"Stripe does not retry invoices of a {sub.status} subscription.")
+    with changes(sub):
+        collect(sub, invoice, off_session=True, automatic=True)
+    return invoice
+
+
+def _failed_renewal_attempt(sub, invoice):
+    """The renewal's automatic attempt fails, whatever the card."""
     if invoice.status != "open":
         return invoice
     pi = R.PaymentIntent._api_retrieve(invoice.payment_intent)
@@ -608,6 +657,7 @@ def _failed_renewal_invoice(sub):
         charge.payment_intent = pi.id
         charge._set_auth_failure()  # the card's own decline, else generic_decline
         pi.latest_charge = charge
+    invoice._fs_note_attempt(True)
     emit("payment_intent.payment_failed", pi)
     invoice._on_payment_failure_now()
     return invoice
