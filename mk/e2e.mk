@@ -28,5 +28,5 @@ e2e-stack: e2e-deps frontend-build ## The same browser journey through NGINX -> 
 
 .PHONY: screenshots
 
-screenshots: e2e-deps frontend-build ## Retake docs/screenshots/*.png (purchase and account pages, desktop and phone)
+screenshots: e2e-deps frontend-build ## Retake docs/screenshots/*.png (purchase and account pages, desktop and phone; the account page with card, invoices and a failed renewal)
 	cd $(FRONTEND) && E2E_SCREENSHOTS_DIR='$(CURDIR)/docs/screenshots' E2E_REPORT=var/test-results/screenshots.json E2E_PYTHON='$(BIN)/python' node e2e/run.mjs e2e/screenshots.spec.mjs

@@ -1,9 +1,20 @@
-// Accessibility basics of the sign-in, purchase and account pages: every field and button has an
-// accessible name, the purchase works with the keyboard alone, and axe-core finds no serious or
+// Accessibility basics of the sign-in, purchase and account pages (and, after the purchase, the card,
+// invoices, the change-card dialog, the payment banner and the confirmation page): every field and
+// button has an accessible name, the purchase works with the keyboard alone, and axe-core finds no serious or
 // critical naming/labelling problem (its other findings are reported, not failed).
 import AxeBuilder from '@axe-core/playwright'
 import { expect, test } from '@playwright/test'
-import { CARDS, expiry, signIn, uniqueEmail } from './helpers.mjs'
+import {
+  CARDS,
+  STRIPE_URL,
+  buyPremium,
+  expiry,
+  signIn,
+  stripeClock,
+  subscriptionState,
+  uniqueEmail,
+  waitForPaymentProblem,
+} from './helpers.mjs'
 
 // axe rules about labels and accessible names: serious/critical violations of these fail the test.
 const NAME_RULES = new Set([
@@ -114,6 +125,39 @@ test('sign-in, purchase and account pages: named fields and buttons, axe-core', 
   expect(account.fields, 'access, refresh and revoke fields').toBeGreaterThanOrEqual(3)
   expect(account.buttons).toBeGreaterThan(0)
   await axe(page, 'account', testInfo)
+})
+
+test('after the purchase: card, invoices, change-card dialog, banner and confirmation page are named; axe-core', async ({
+  page,
+  request,
+}, testInfo) => {
+  test.skip(!STRIPE_URL, 'needs the Stripe stand-in URL (E2E_STRIPE_URL; make e2e sets it)')
+  await signIn(page, uniqueEmail(testInfo))
+  await buyPremium(page)
+  const { subscription_id: subscriptionId } = await subscriptionState(page)
+  await stripeClock(request, subscriptionId, 'fail_renewal')
+  const { payment_problem: problem } = await waitForPaymentProblem(page, 'payment_failed')
+
+  await page.goto('/account')
+  await expect(page.getByTestId('payment-problem-banner')).toBeVisible()
+  await expect(page.getByTestId('invoice-row')).toHaveCount(2)
+  await expect(page.getByRole('link', { name: /as PDF$/ }).first()).toBeVisible()
+  expect((await expectNamed(page, 'account-billing')).buttons).toBeGreaterThan(0)
+  await axe(page, 'account-billing', testInfo)
+
+  await page.getByTestId('change-card').click()
+  await expect(page.getByRole('dialog', { name: 'Change card' })).toBeVisible()
+  await expect(page.getByTestId('payment-element')).toHaveAccessibleName('New card')
+  await expect(page.getByRole('textbox', { name: 'Card number' })).toBeVisible()
+  // The five of the Payment Element, and the page's own under the dialog.
+  expect((await expectNamed(page, 'change-card')).fields).toBeGreaterThanOrEqual(5)
+  await axe(page, 'change-card', testInfo)
+  await page.getByTestId('change-card-cancel').click()
+
+  await page.goto(`/account/confirm-payment?invoice=${problem.invoice_id}`)
+  await expect(page.getByRole('button', { name: 'Confirm payment' })).toBeVisible()
+  await expectNamed(page, 'confirm-payment')
+  await axe(page, 'confirm-payment', testInfo)
 })
 
 test('keyboard only: Tab through the card field to Purchase and press Enter', async ({ page }, testInfo) => {

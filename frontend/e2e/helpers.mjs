@@ -10,6 +10,8 @@ export const CARDS = {
   ok: '4242424242424242',
   threeDSecure: '4000002500003155',
   declined: '4000000000000002',
+  // Asks for 3-D Secure on every payment, renewals (off-session) included.
+  alwaysAuthenticate: '4000002760003184',
 }
 
 // Test runs keep their pictures with the test results; `make screenshots` writes the README's.
@@ -143,4 +145,71 @@ export async function markDocument(page) {
 export function screenshotPath(name) {
   mkdirSync(SCREENSHOTS, { recursive: true })
   return `${SCREENSHOTS}${name}.png`
+}
+
+// The dev mailbox of the stack (run.mjs reads it from the ready file): JSON with ?format=json.
+export const MAILBOX_URL = process.env.E2E_MAILBOX_URL || ''
+
+/**
+ * The stand-in's clock for one subscription: `renew` (the next period's invoice, charged off-session
+ * to the default card) or `fail_renewal` (that charge declined, whatever the card). No API key.
+ */
+export async function stripeClock(request, subscriptionId, action) {
+  const res = await request.post(`${STRIPE_URL}/_config/subscriptions/${subscriptionId}/${action}`)
+  expect(res.status(), `POST <stripe>/_config/subscriptions/<id>/${action}`).toBe(200)
+  return res.json()
+}
+
+/** The e-mails the dev mail server received for one address, newest first. */
+export async function mailsTo(request, email) {
+  const url = new URL(MAILBOX_URL)
+  url.searchParams.set('format', 'json')
+  const res = await request.get(url.href, { headers: { Accept: 'application/json' } })
+  expect(res.status(), 'GET <mailbox>?format=json').toBe(200)
+  const { messages } = await res.json()
+  return messages.filter((m) => String(m.to).toLowerCase().includes(email.toLowerCase()))
+}
+
+/** Waits (the mail leaves through Celery) until `count` e-mails to `email` have a subject matching `subject`. */
+export async function waitForMails(request, email, subject, { count = 1, timeout = 30_000 } = {}) {
+  let found = []
+  await expect
+    .poll(
+      async () => {
+        found = (await mailsTo(request, email)).filter((m) => subject.test(m.subject))
+        return found.length
+      },
+      { message: `e-mails to ${email} with the subject ${subject}`, timeout },
+    )
+    .toBeGreaterThanOrEqual(count)
+  return found
+}
+
+/** Waits until the server (webhooks through Celery) says the status object has this payment problem kind (or null). */
+export async function waitForPaymentProblem(page, kind, { timeout = 30_000 } = {}) {
+  let status = null
+  await expect
+    .poll(
+      async () => {
+        status = await subscriptionState(page)
+        return status.payment_problem?.kind ?? null
+      },
+      { message: `payment_problem.kind becomes ${kind}`, timeout },
+    )
+    .toBe(kind)
+  return status
+}
+
+/** GET /api/stripe/invoices/ (first page) of the signed-in user. */
+export async function invoicesOf(page) {
+  const res = await page.request.get('/api/stripe/invoices/')
+  expect(res.status(), 'GET /api/stripe/invoices/').toBe(200)
+  return res.json()
+}
+
+/** GET /api/stripe/payment-method/ of the signed-in user: the card or null. */
+export async function cardOf(page) {
+  const res = await page.request.get('/api/stripe/payment-method/')
+  expect(res.status(), 'GET /api/stripe/payment-method/').toBe(200)
+  return (await res.json()).payment_method
 }

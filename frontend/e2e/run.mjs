@@ -3,8 +3,10 @@
 //
 //   1. without E2E_BASE_URL: starts the `make run` stack (python -m devstack.run) on a free port with
 //      a throw-away VAR_DIR and API_QUOTA_GUEST=5, and waits for its ready file (which also names the
-//      Stripe stand-in's URL: E2E_STRIPE_URL for the tests that read its request journal);
-//      with E2E_BASE_URL=http://...: uses that running stack as it is (and E2E_STRIPE_URL if set);
+//      Stripe stand-in's URL: E2E_STRIPE_URL for the tests that read its request journal or move
+//      its clock, and the dev mailbox: E2E_MAILBOX_URL);
+//      with E2E_BASE_URL=http://...: uses that running stack as it is (and E2E_STRIPE_URL,
+//      E2E_MAILBOX_URL if set);
 //   2. runs Playwright (e2e/playwright.config.mjs) in Debian's Chromium;
 //   3. always stops the stack it started (SIGTERM, then SIGKILL of its process group: no orphans);
 //   4. writes ../var/test-results/e2e.json ({numPassedTests, numFailedTests, numPendingTests, ...})
@@ -47,6 +49,8 @@ let stack = null
 let playwright = null
 // The Stripe stand-in of the stack under test (E2E_STRIPE_URL when testing a running stack).
 let stripeUrl = (process.env.E2E_STRIPE_URL || '').replace(/\/+$/, '')
+// The dev mailbox of that stack (what its dev mail server received; E2E_MAILBOX_URL likewise).
+let mailboxUrl = process.env.E2E_MAILBOX_URL || ''
 
 function say(message) {
   console.log(`+ ${message}`)
@@ -62,7 +66,14 @@ async function startStack() {
     throw new Error(`no SPA build in ${build} (make frontend-build)`)
   const spa = join(work, 'spa')
   cpSync(build, spa, { recursive: true })
-  const env = { ...process.env, API_QUOTA_GUEST: process.env.E2E_QUOTA_GUEST || '5', SPA_BUILD_DIR: spa }
+  const env = {
+    ...process.env,
+    API_QUOTA_GUEST: process.env.E2E_QUOTA_GUEST || '5',
+    // Every browser of the run buys from 127.0.0.1: the per-address purchase limit (30/hour, for
+    // card testing) would stop the suite, not a card tester. The per-user limit stays as it is.
+    BILLING_RATE_PURCHASE_IP: process.env.E2E_RATE_PURCHASE_IP || '300/hour',
+    SPA_BUILD_DIR: spa,
+  }
   // Nothing of the developer's own stack: its port, database, broker, var/ folder.
   for (const name of ['PORT', 'SITE_URL', 'VAR_DIR', 'DATABASE_URL', 'REDIS_URL', 'CELERY_BROKER_URL'])
     delete env[name]
@@ -71,7 +82,8 @@ async function startStack() {
       ? ['-m', 'devstack.stack', '--port', '0', '--log-dir', join(work, 'logs'), '--ready-file', readyFile]
       : ['-m', 'devstack.run', '--port', '0', '--var-dir', join(work, 'var'), '--ready-file', readyFile]
   say(
-    `starting the stack: ${python} ${args.join(' ')} (API_QUOTA_GUEST=${env.API_QUOTA_GUEST}; log: ${stackLog})`,
+    `starting the stack: ${python} ${args.join(' ')} (API_QUOTA_GUEST=${env.API_QUOTA_GUEST}, ` +
+      `BILLING_RATE_PURCHASE_IP=${env.BILLING_RATE_PURCHASE_IP}; log: ${stackLog})`,
   )
   mkdirSync(dirname(stackLog), { recursive: true })
   const log = openSync(stackLog, 'w')
@@ -89,6 +101,7 @@ async function startStack() {
       // The Stripe stand-in's own URL (its request journal): `make run` and `make stack` name it
       // differently in their ready files.
       stripeUrl = ready.stripe_url ?? ready.stripe?.api_host ?? ''
+      mailboxUrl = ready.mailbox_url ?? ''
       say(`stack ready at ${ready.url} after ${Math.round((Date.now() - started) / 1000)} s`)
       return ready.url
     }
@@ -140,6 +153,7 @@ function runPlaywright(baseUrl, extraArgs) {
       ...process.env,
       E2E_BASE_URL: baseUrl,
       E2E_STRIPE_URL: stripeUrl,
+      E2E_MAILBOX_URL: mailboxUrl,
       E2E_PLAYWRIGHT_JSON: playwrightJson,
     },
   }))

@@ -1,7 +1,17 @@
 // The pictures in docs/screenshots/ (README): the purchase page and the account page, on a desktop
-// and on a phone-sized screen (390 x 844). Overwritten on every run.
+// and on a phone-sized screen (390 x 844), and the account page after the purchase (card, invoices,
+// the failed-payment banner; desktop). Overwritten on every run.
 import { expect, test } from '@playwright/test'
-import { CARDS, fillCard, screenshotPath, signIn } from './helpers.mjs'
+import {
+  CARDS,
+  STRIPE_URL,
+  fillCard,
+  screenshotPath,
+  signIn,
+  stripeClock,
+  subscriptionState,
+  waitForPaymentProblem,
+} from './helpers.mjs'
 
 const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
@@ -38,4 +48,30 @@ test('screenshots of the purchase and account pages (desktop and phone)', async 
   await page.setViewportSize(PHONE)
   await expect(page.getByTestId('menu-button')).toBeVisible()
   await shoot(page, 'account-phone')
+})
+
+test('screenshot of the account page with a card, invoices and a failed renewal (desktop)', async ({
+  page,
+  request,
+}) => {
+  test.skip(!STRIPE_URL, 'needs the Stripe stand-in (E2E_STRIPE_URL; make screenshots sets it)')
+  test.setTimeout(120_000)
+  await page.setViewportSize(DESKTOP)
+  await signIn(page, `dana.demo+${Date.now().toString(36)}@example.com`, { name: 'Dana Demo' })
+  await page.goto('/premium')
+  await fillCard(page, CARDS.ok)
+  await page.getByTestId('purchase-button').click()
+  await expect(page.getByTestId('purchase-success')).toBeVisible()
+
+  // A month paid, then the next renewal declined: three invoices, the last one open.
+  const { subscription_id: subscriptionId } = await subscriptionState(page)
+  await stripeClock(request, subscriptionId, 'renew')
+  await stripeClock(request, subscriptionId, 'fail_renewal')
+  await waitForPaymentProblem(page, 'payment_failed')
+
+  await page.goto('/account')
+  await expect(page.getByTestId('payment-problem-text')).toContainText(' failed on ')
+  await expect(page.getByTestId('pm-last4')).toBeVisible()
+  await expect(page.getByTestId('invoice-row')).toHaveCount(3)
+  await shoot(page, 'account-billing-desktop')
 })

@@ -51,3 +51,39 @@ export const PlainPage = {
     () =>
       h('div', slots.default?.()),
 }
+
+/** A card as GET /api/stripe/payment-method/ has it. */
+export function cardObject(extra = {}) {
+  return { id: 'pm_1', brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2030, ...extra }
+}
+
+/** An invoice object of docs/api.md (renewal of USD 20.00). */
+export function invoiceObject(id, extra = {}) {
+  return {
+    id,
+    number: `NUM-${id.slice(3)}`,
+    status: 'paid',
+    amount_due: 2000,
+    amount_paid: 2000,
+    currency: 'usd',
+    created: '2026-11-26T10:00:00Z',
+    period_start: '2026-11-26T10:00:00Z',
+    period_end: END,
+    hosted_invoice_url: `https://pay.example/invoices/${id}`,
+    invoice_pdf: `https://pay.example/invoices/${id}.pdf`,
+    client_secret: null,
+    ...extra,
+  }
+}
+
+/** payment_problem of the status object. */
+export function paymentProblem(kind = 'payment_failed', extra = {}) {
+  return {
+    kind,
+    invoice_id: 'in_open',
+    amount_due: 2000,
+    currency: 'usd',
+    next_attempt: '2026-11-29T10:00:00Z',
+    ...extra,
+  }
+}

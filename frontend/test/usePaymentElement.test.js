@@ -6,7 +6,13 @@ import { mount } from '@vue/test-utils'
 import { CONFIG, flush, httpError } from './helpers'
 import { DECLINED, INCOMPLETE_NUMBER, SETUP_SUCCEEDED, SUCCEEDED, fakeStripe } from './mocks/fakeStripe.js'
 import PaymentElementForm from '@/components/PaymentElementForm.vue'
-import { LOAD_FAILED, NOT_READY, UNEXPECTED, usePaymentElement } from '@/composables/usePaymentElement'
+import {
+  LOAD_FAILED,
+  NOT_READY,
+  UNEXPECTED,
+  confirmNextAction,
+  usePaymentElement,
+} from '@/composables/usePaymentElement'
 
 const DEFERRED = { mode: 'subscription', amount: 2000, currency: 'usd' }
 const PI_SECRET = 'pi_1_secret_abc'
@@ -163,6 +169,40 @@ describe('usePaymentElement + PaymentElementForm', () => {
       confirmParams: { return_url: RETURN_URL },
       redirect: 'if_required',
     })
+  })
+
+  it("nextAction: the bank's 3-D Secure for an intent the server confirmed (handleNextAction)", async () => {
+    const fake = fakeStripe()
+    const payment = await setup(fake, { elements: { mode: 'setup', currency: 'usd' } })
+    expect(await payment.nextAction(PI_SECRET)).toEqual({
+      intent: SUCCEEDED.paymentIntent,
+      status: 'succeeded',
+    })
+    expect(fake.stripe.handleNextAction).toHaveBeenCalledExactlyOnceWith({ clientSecret: PI_SECRET })
+  })
+
+  it('confirmNextAction: failures become sentences, never throws, and a non-secret reaches no Stripe', async () => {
+    const fake = fakeStripe({
+      nextActionResult: {
+        error: {
+          type: 'invalid_request_error',
+          code: 'payment_intent_authentication_failure',
+          message: 'We are unable to authenticate your payment method.',
+        },
+      },
+    })
+    expect(await confirmNextAction(fake.stripe, PI_SECRET)).toEqual({
+      error: {
+        message: 'We are unable to authenticate your payment method.',
+        type: 'invalid_request_error',
+        code: 'payment_intent_authentication_failure',
+      },
+    })
+    fake.stripe.handleNextAction.mockRejectedValueOnce(new Error('IntegrationError'))
+    expect((await confirmNextAction(fake.stripe, PI_SECRET)).error.message).toBe(UNEXPECTED)
+    expect((await confirmNextAction(fake.stripe, 'in_1')).error.message).toBe(UNEXPECTED)
+    expect((await confirmNextAction(null, PI_SECRET)).error.message).toBe(LOAD_FAILED)
+    expect(fake.stripe.handleNextAction).toHaveBeenCalledTimes(2)
   })
 
   it('retrieve: reads a PaymentIntent or SetupIntent back with Stripe.js', async () => {

@@ -1,4 +1,5 @@
-// Stripe billing endpoints; every call answers a status object except config and create.
+// Stripe billing endpoints (docs/api.md "Billing"): config, the purchase and the subscription actions
+// (each answers a status object), then the card on file, invoices and the customer portal.
 import { api } from '@/boot/axios'
 
 export async function fetchStripeConfig() {
@@ -31,5 +32,44 @@ export async function cancelSubscription({ atPeriodEnd = true } = {}) {
 
 export async function resumeSubscription() {
   const { data } = await api.post('/api/stripe/resume-subscription/', {})
+  return data
+}
+
+// After the purchase: the card renewals charge, the invoices, the hosted customer portal.
+
+/** {payment_method: {id, brand, last4, exp_month, exp_year} | null} */
+export async function fetchPaymentMethod() {
+  const { data } = await api.get('/api/stripe/payment-method/')
+  return data
+}
+
+/** {client_secret: "seti_..._secret_..."}: a SetupIntent for the browser to collect a new card. */
+export async function createSetupIntent() {
+  const { data } = await api.post('/api/stripe/setup-intent/', {})
+  return data
+}
+
+/** {payment_method, invoice?}; 402 refused, 400 not the caller's card. `invoice`: an open one it paid. */
+export async function updatePaymentMethod(paymentMethodId) {
+  const { data } = await api.post('/api/stripe/payment-method/', { payment_method_id: paymentMethodId })
+  return data
+}
+
+/** {results: [invoice...], has_more}, newest first; `startingAfter` (an invoice id) for the next page. */
+export async function fetchInvoices({ startingAfter } = {}) {
+  const params = startingAfter ? { starting_after: startingAfter } : {}
+  const { data } = await api.get('/api/stripe/invoices/', { params })
+  return data
+}
+
+/** The invoice object; with `client_secret` when the bank wants 3-D Secure. 402 declined, 409 not open. */
+export async function payInvoice(invoiceId) {
+  const { data } = await api.post(`/api/stripe/invoices/${encodeURIComponent(invoiceId)}/pay/`, {})
+  return data
+}
+
+/** {url} of Stripe's hosted customer portal (it sends the customer back to /account). */
+export async function createPortalSession() {
+  const { data } = await api.post('/api/stripe/portal-session/', {})
   return data
 }

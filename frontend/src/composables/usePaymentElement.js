@@ -1,8 +1,10 @@
 // The card-collecting building block of every card form (buy Premium, change the card, pay an open
 // invoice): Stripe's Payment Element, without the markup (that is PaymentElementForm.vue).
-// It loads Stripe.js from the server's config (only on pages that take a card), mounts the element,
-// validates it (elements.submit()), confirms a PaymentIntent (confirmPayment) or a SetupIntent
-// (confirmSetup) with it, and destroys it with the component. The card never touches our server.
+// It loads Stripe.js from the server's config (only on pages that take a card), mounts the element
+// deferred (`mode` 'subscription', 'payment' or 'setup') or from an intent, validates it
+// (elements.submit()), confirms a PaymentIntent (confirmPayment) or a SetupIntent (confirmSetup)
+// with it, runs the bank's next step for an intent the server confirmed (handleNextAction), and
+// destroys it with the component. The card never touches our server.
 import { onBeforeUnmount, ref, shallowRef } from 'vue'
 import { apiError } from '@/api/errors'
 import { loadStripeFromConfig } from '@/api/stripeJs'
@@ -41,6 +43,26 @@ function errorOf(error, fallback = null) {
 }
 
 /**
+ * The bank's next step for an intent the server already confirmed with a saved card (an invoice
+ * paid with the default card, or with a card just saved, that needs 3-D Secure):
+ * stripe.handleNextAction() shows the challenge in the page. → `{intent, status}` or `{error}`;
+ * never throws.
+ */
+export async function confirmNextAction(stripe, clientSecret) {
+  if (!stripe) return { error: errorOf(null, LOAD_FAILED) }
+  if (!PAYMENT_SECRET.test(clientSecret ?? '') && !SETUP_SECRET.test(clientSecret ?? ''))
+    return { error: errorOf(null, UNEXPECTED) }
+  try {
+    const result = await stripe.handleNextAction({ clientSecret })
+    if (result?.error) return { error: errorOf(result.error) }
+    const intent = result?.paymentIntent ?? result?.setupIntent ?? null
+    return { intent, status: intent?.status ?? null }
+  } catch {
+    return { error: errorOf(null, UNEXPECTED) }
+  }
+}
+
+/**
  * @param {object} options
  * @param {() => Promise<{config: object, elements: object}>} options.prepare what to mount, asked
  *   once when mounting: the Stripe config (GET /api/stripe/config/: publishable_key, js_url) and
@@ -54,6 +76,8 @@ function errorOf(error, fallback = null) {
  *   confirm({clientSecret, returnUrl}) → `{intent, status}` or `{error}`: confirmPayment for a
  *     PaymentIntent secret, confirmSetup for a SetupIntent secret, 3-D Secure included; a method
  *     that must leave the page comes back to `returnUrl` (redirect: 'if_required');
+ *   nextAction(clientSecret) → `{intent, status}` or `{error}`: the bank's 3-D Secure for an intent
+ *     the server confirmed with a saved card (stripe.handleNextAction);
  *   retrieve(clientSecret) → `{intent}` or `{error}`; destroy().
  *   Errors are `{message, type, code}` (`message` null when Stripe gave none); none of these
  *   functions throws.
@@ -139,6 +163,11 @@ export function usePaymentElement({ prepare, load = loadStripeFromConfig } = {})
     }
   }
 
+  /** 3-D Secure for an intent the server confirmed (see confirmNextAction), with this Stripe.js. */
+  async function nextAction(clientSecret) {
+    return confirmNextAction(stripe.value ?? (await loading), clientSecret)
+  }
+
   /** The intent behind a client secret (e.g. after a redirect back), read with Stripe.js. */
   async function retrieve(clientSecret) {
     const instance = stripe.value ?? (await loading)
@@ -175,6 +204,7 @@ export function usePaymentElement({ prepare, load = loadStripeFromConfig } = {})
     mount,
     submit,
     confirm,
+    nextAction,
     retrieve,
     destroy,
   }

@@ -14,7 +14,8 @@ export default defineRouter(function ({ store }) {
       : createWebHistory
 
   const router = createRouter({
-    scrollBehavior: () => ({ left: 0, top: 0 }),
+    // A new page starts at the top; a link to a section (/account#card) lands on it, below the header.
+    scrollBehavior: (to) => (to.hash ? { el: to.hash, top: 72 } : { left: 0, top: 0 }),
     routes,
     history: createHistory(env.QUASAR_VUE_ROUTER_BASE),
   })

@@ -47,6 +47,13 @@ const routes = [
         component: () => import('@/pages/AccountPage.vue'),
         meta: { requires: 'user', title: 'Account' },
       },
+      {
+        // The link of the "action required" e-mail: ?invoice=in_...
+        path: 'account/confirm-payment',
+        name: 'confirm-payment',
+        component: () => import('@/pages/ConfirmPaymentPage.vue'),
+        meta: { requires: 'user', title: 'Confirm payment' },
+      },
     ],
   },
   {

@@ -99,8 +99,8 @@ export function describeSubscription(status) {
       return {
         headline: 'Payment past due',
         detail: status?.premium
-          ? `The last payment failed. Premium stays on until ${end || 'the grace period ends'} while the card is retried.`
-          : 'The last payment failed. Update your card by purchasing again to get Premium back.',
+          ? `The last payment failed. Premium stays on until ${end || 'the grace period ends'} while the card is retried; a new card pays it at once.`
+          : 'The last payment failed. Change your card or pay the open invoice to get Premium back.',
       }
     case 'incomplete':
       return {
@@ -137,4 +137,104 @@ export const TIER_LABELS = { guest: 'Guest', free: 'Free', premium: 'Premium' }
 
 export function tierLabel(tier) {
   return TIER_LABELS[tier] ?? 'Guest'
+}
+
+/** An amount in the smallest unit → "$20.00" (USD), "€9.50", "¥2,500"; '' without one. */
+export function formatAmount(amount, currency) {
+  if (amount === null || amount === undefined || amount === '' || !currency) return ''
+  const code = String(currency).toUpperCase()
+  const value = ZERO_DECIMAL.has(code.toLowerCase()) ? Number(amount) : Number(amount) / 100
+  if (!Number.isFinite(value)) return ''
+  try {
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency: code }).format(value)
+  } catch {
+    // Not an ISO code Intl knows: still the amount, with the code in front like formatPrice().
+    return `${code} ${ZERO_DECIMAL.has(code.toLowerCase()) ? value : value.toFixed(2)}`
+  }
+}
+
+/** Two ISO-8601 dates → "26 Nov 2026 – 26 Dec 2026" (one of them is enough). */
+export function formatPeriod(start, end) {
+  return [formatDate(start), formatDate(end)].filter(Boolean).join(' – ')
+}
+
+const BRANDS = {
+  amex: 'American Express',
+  cartes_bancaires: 'Cartes Bancaires',
+  diners: 'Diners Club',
+  discover: 'Discover',
+  eftpos_au: 'eftpos Australia',
+  jcb: 'JCB',
+  link: 'Link',
+  mastercard: 'Mastercard',
+  unionpay: 'UnionPay',
+  visa: 'Visa',
+}
+
+/** Stripe's card brand ("visa", "amex") → the name people know; unknown ones capitalised. */
+export function brandLabel(brand) {
+  if (!brand || brand === 'unknown') return 'Card'
+  return BRANDS[brand] ?? brand.charAt(0).toUpperCase() + brand.slice(1).replace(/_/g, ' ')
+}
+
+/** exp_month 8, exp_year 2027 → "08/27" */
+export function formatCardExpiry(month, year) {
+  if (!month || !year) return ''
+  return `${String(month).padStart(2, '0')}/${String(year % 100).padStart(2, '0')}`
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000
+export const EXPIRES_SOON_DAYS = 30
+
+/**
+ * A card works until the last moment of its expiry month: 'expired' after that, 'soon' within
+ * EXPIRES_SOON_DAYS days of it, else 'ok' (UTC, like every date on the page).
+ */
+export function cardExpiryState(card, now = new Date()) {
+  if (!card?.exp_month || !card?.exp_year) return 'ok'
+  const end = Date.UTC(card.exp_year, card.exp_month, 1) // first moment after the expiry month
+  const left = end - now.getTime()
+  if (left <= 0) return 'expired'
+  return left <= EXPIRES_SOON_DAYS * DAY_MS ? 'soon' : 'ok'
+}
+
+export const INVOICE_STATUS_LABELS = {
+  draft: 'Draft',
+  open: 'Due',
+  paid: 'Paid',
+  void: 'Void',
+  uncollectible: 'Uncollectible',
+}
+
+export function invoiceStatusLabel(status) {
+  return INVOICE_STATUS_LABELS[status] ?? 'Unknown'
+}
+
+/**
+ * The status object's payment_problem → what the banner on every page says, or null:
+ * `{kind, text, action, to}` (`to`: where the fix is). `failedOn` is the day the charge failed,
+ * when known (the invoice's date).
+ */
+export function describePaymentProblem(problem, { failedOn = null } = {}) {
+  if (!problem?.kind) return null
+  const amount = formatAmount(problem.amount_due, problem.currency)
+  const payment = amount ? `Your payment of ${amount}` : 'Your payment'
+  if (problem.kind === 'action_required') {
+    return {
+      kind: 'action_required',
+      text: amount
+        ? `Your renewal of ${amount} needs your confirmation`
+        : 'Your renewal needs your confirmation',
+      action: 'Confirm payment',
+      to: { name: 'confirm-payment', query: { invoice: problem.invoice_id } },
+    }
+  }
+  if (problem.kind !== 'payment_failed') return null
+  const day = formatDate(failedOn)
+  return {
+    kind: 'payment_failed',
+    text: `${payment} failed${day ? ` on ${day}` : ''} — update your card to keep Premium`,
+    action: 'Update card',
+    to: { name: 'account', hash: '#card' },
+  }
 }

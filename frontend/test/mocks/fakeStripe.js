@@ -1,5 +1,5 @@
 // A stand-in for the Stripe object in unit tests: one Payment Element, scripted elements.submit(),
-// confirmPayment(), confirmSetup() and retrieve*(). `load` is what the card forms take as
+// confirmPayment(), confirmSetup(), handleNextAction() and retrieve*(). `load` is what the card forms take as
 // `loadStripe` / usePaymentElement's `load` (config → Stripe instance).
 // (The browser tests use the real offline Stripe.js stand-in instead: frontend/e2e/.)
 import { vi } from 'vitest'
@@ -23,6 +23,7 @@ export function fakeStripe({
   setupResult = SETUP_SUCCEEDED,
   submitResult = { selectedPaymentMethod: 'card' },
   retrieveResult = SUCCEEDED,
+  nextActionResult = SUCCEEDED,
 } = {}) {
   const listeners = {}
   const element = {
@@ -53,6 +54,7 @@ export function fakeStripe({
     confirmSetup: vi.fn(async () => setupResult),
     retrievePaymentIntent: vi.fn(async () => retrieveResult),
     retrieveSetupIntent: vi.fn(async () => setupResult),
+    handleNextAction: vi.fn(async () => nextActionResult),
   }
   return { stripe, elements, element, load: vi.fn(async () => stripe) }
 }
