@@ -1,5 +1,5 @@
-"""Project-wide fixtures: the offline Stripe stand-in, the dev LinkedIn stand-in, users and
-API clients.
+"""Project-wide fixtures: the offline Stripe stand-in, the dev LinkedIn stand-in, the dev mail
+server, users and API clients.
 
 Tests talk to the stand-ins over real HTTP: the app's real stripe-python calls to the Stripe
 stand-in (tools/fakestripe), the real social-auth backend to the dev LinkedIn provider
@@ -9,6 +9,7 @@ stand-in (tools/fakestripe), the real social-auth backend to the dev LinkedIn pr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from rest_framework.test import APIClient
 
 from billing import stripe_client
 from billing.tests.support import redis_started, shared_redis_url
+from devstack.mailserver import MailServer
 from devtools.offline import DEV_OIDC_CLIENT_ID, DEV_OIDC_CLIENT_SECRET
 from devtools.tests.support import Browser
 from fakestripe.launcher import FakeStripe
@@ -189,3 +191,26 @@ def redis_url() -> Iterator[str]:
         yield server.url
     finally:
         server.close()
+
+
+@pytest.fixture
+def mail_server(tmp_path: Path) -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd, tools/devstack/devstack/mailserver.py) on a free loopback
+    port, keeping what it receives in a Maildir under ``tmp_path``; the app sends to it over
+    SMTP (not pytest-django's in-memory outbox) and the dev mailbox page reads that Maildir.
+    ``stop()`` / ``start()`` take it down and back on the same port."""
+    server = MailServer(tmp_path / "mailbox").start()
+    try:
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=server.port,
+            EMAIL_USE_TLS=False,
+            EMAIL_HOST_USER="",
+            EMAIL_HOST_PASSWORD="",
+            EMAIL_TIMEOUT=5,
+            DEV_MAILBOX_DIR=str(server.maildir),
+        ):
+            yield server
+    finally:
+        server.stop()

@@ -18,6 +18,8 @@ DEPLOY_CHECK_ENV := \
   REDIS_URL=redis://127.0.0.1:6379/0 \
   STRIPE_API_HOST= \
   SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_OIDC_ENDPOINT=https://www.linkedin.com/oauth \
+  EMAIL_HOST=smtp.opensecdata.example \
+  DEFAULT_FROM_EMAIL=billing@opensecdata.example \
   VAR_DIR=$(CURDIR)/var/lint-deploy
 
 .PHONY: lint-deploy

@@ -83,6 +83,7 @@ def product_environ(var_dir: Path, stripe_url: str, port: int) -> dict[str, str]
         BILLING_RATE_PURCHASE_USER="100000/hour",
         BILLING_RATE_PURCHASE_IP="100000/hour",
         BILLING_RATE_STRIPE_CALLS_USER="100000/hour",
+        BILLING_RATE_STRIPE_READS_USER="100000/hour",
         ACCOUNTS_RATE_TOKEN_ISSUE="100000/hour",
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="2",

@@ -52,9 +52,31 @@ def account_changes(
     }
 
 
+#: The columns of the stored payment problem (the status object's ``payment_problem``).
+PROBLEM_FIELDS = (
+    "payment_problem_kind",
+    "payment_problem_invoice_id",
+    "payment_problem_amount_due",
+    "payment_problem_currency",
+    "payment_problem_next_attempt",
+)
+
+
 def account_apply_subscription(account: BillingAccount, subscription: Any) -> BillingAccount:
-    """Store what the app derives from ``subscription`` and mirror it into dj-stripe."""
+    """Store what the app derives from ``subscription`` and mirror it into dj-stripe.
+
+    A stored payment problem outlives this only while the same subscription is still in
+    dunning: whoever applies a subscription (a purchase, a cancel) need not read its invoice,
+    and a problem of a paid, ended or replaced subscription is over.
+    """
     snap = entitlement.snapshot(subscription)
+    problem_over = bool(account.payment_problem_kind) and (
+        snap.subscription_id != account.subscription_id
+        or snap.stripe_status not in entitlement.PROBLEM_STATUSES
+    )
+    if problem_over:
+        for name, value in _problem_values(None).items():
+            setattr(account, name, value)
     account.subscription_id = snap.subscription_id
     account.stripe_status = snap.stripe_status
     account.current_period_end = snap.current_period_end
@@ -70,10 +92,34 @@ def account_apply_subscription(account: BillingAccount, subscription: Any) -> Bi
             "premium_until",
             "synced_at",
             "updated_at",
+            *(PROBLEM_FIELDS if problem_over else ()),
         ]
     )
     djstripe_sync(subscription)
     return account
+
+
+def _problem_values(problem: entitlement.PaymentProblem | None) -> dict[str, Any]:
+    return {
+        "payment_problem_kind": problem.kind if problem else "",
+        "payment_problem_invoice_id": problem.invoice_id if problem else "",
+        "payment_problem_amount_due": problem.amount_due if problem else None,
+        "payment_problem_currency": problem.currency if problem else "",
+        "payment_problem_next_attempt": problem.next_attempt if problem else None,
+    }
+
+
+def account_apply_payment_problem(
+    account: BillingAccount, problem: entitlement.PaymentProblem | None
+) -> bool:
+    """Store ``problem`` (None: there is none) on the row; True if that changed it."""
+    values = _problem_values(problem)
+    if all(getattr(account, name) == value for name, value in values.items()):
+        return False
+    for name, value in values.items():
+        setattr(account, name, value)
+    account.save(update_fields=[*PROBLEM_FIELDS, "updated_at"])
+    return True
 
 
 def account_link_customer(account: BillingAccount, customer_id: str) -> BillingAccount:
@@ -90,6 +136,7 @@ def account_forget_customer(account: BillingAccount) -> dict[str, tuple[Any, Any
     key. Returns ``{column: (before, after)}`` for the :data:`TRACKED` columns that changed.
     """
     before = {name: getattr(account, name) for name in TRACKED}
+    account_apply_payment_problem(account, None)  # the customer's invoices are gone with it
     account.stripe_customer_id = None
     account.customer_generation = F("customer_generation") + 1
     account.stripe_status = "canceled" if account.subscription_id else ""

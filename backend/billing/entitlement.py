@@ -29,6 +29,13 @@ PREMIUM_STATUSES = frozenset({"active", "trialing"})
 NON_TERMINAL_STATUSES = frozenset(
     {"incomplete", "trialing", "active", "past_due", "unpaid", "paused"}
 )
+# A subscription that renews (so its card matters): paid or in dunning. Not "incomplete" (the
+# first payment belongs to the purchase flow) and not ended.
+LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid"})
+# Statuses in which Stripe is waiting for a renewal's payment: only these have a payment problem.
+PROBLEM_STATUSES = frozenset({"past_due", "unpaid"})
+# PaymentIntent states that wait for the customer to authenticate (3-D Secure).
+ACTION_REQUIRED_INTENT = frozenset({"requires_action"})
 
 
 def period_end(subscription: Mapping[str, Any]) -> datetime | None:
@@ -116,6 +123,75 @@ def state_for(stripe_status: str, *, cancel_at_period_end: bool, premium: bool) 
     return "none"
 
 
+@dataclass(frozen=True)
+class PaymentProblem:
+    """A renewal charge awaiting the customer: it failed, or it needs 3-D Secure."""
+
+    kind: str  # payment_failed | action_required
+    invoice_id: str
+    amount_due: int
+    currency: str
+    next_attempt: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "invoice_id": self.invoice_id,
+            "amount_due": self.amount_due,
+            "currency": self.currency,
+            "next_attempt": iso(self.next_attempt),
+        }
+
+
+def payment_problem(subscription: Any, invoice: Any, intent: Any) -> PaymentProblem | None:
+    """The problem a subscription's latest ``invoice`` (and its PaymentIntent) shows, or None.
+
+    Only a subscription in dunning (``past_due``, ``unpaid``) whose latest invoice is still
+    ``open`` has one: ``action_required`` when the PaymentIntent waits for 3-D Secure (or the
+    bank declined for want of it), ``payment_failed`` when the charge failed or could not be
+    made. Pure: the caller (:mod:`billing.sync`) reads the objects from Stripe.
+    """
+    if field(subscription, "status") not in PROBLEM_STATUSES or invoice is None:
+        return None
+    if field(invoice, "status") != "open":
+        return None
+    error = field(intent, "last_payment_error") if intent is not None else None
+    needs_authentication = "authentication_required" in (
+        field(error, "code"),
+        field(error, "decline_code"),
+    )
+    if intent is not None and (
+        field(intent, "status") in ACTION_REQUIRED_INTENT or needs_authentication
+    ):
+        kind = "action_required"
+    elif intent is not None and field(intent, "status") == "requires_payment_method":
+        kind = "payment_failed"
+    elif intent is None and field(invoice, "attempted"):
+        kind = "payment_failed"  # attempted without an intent: no card to charge
+    else:
+        return None  # not attempted yet, or being processed: nothing for the customer to do
+    return PaymentProblem(
+        kind=kind,
+        invoice_id=str(field(invoice, "id") or ""),
+        amount_due=int(field(invoice, "amount_due") or 0),
+        currency=str(field(invoice, "currency") or ""),
+        next_attempt=timestamp(field(invoice, "next_payment_attempt")),
+    )
+
+
+def stored_payment_problem(account: BillingAccount) -> PaymentProblem | None:
+    """The problem the last sync stored on the row, or None."""
+    if not account.payment_problem_kind:
+        return None
+    return PaymentProblem(
+        kind=account.payment_problem_kind,
+        invoice_id=account.payment_problem_invoice_id,
+        amount_due=account.payment_problem_amount_due or 0,
+        currency=account.payment_problem_currency,
+        next_attempt=account.payment_problem_next_attempt,
+    )
+
+
 def status_object(account: BillingAccount | None) -> dict[str, Any]:
     """The contract's status object, from the stored row alone (no Stripe call)."""
     if account is None or not account.subscription_id:
@@ -127,8 +203,10 @@ def status_object(account: BillingAccount | None) -> dict[str, Any]:
             "current_period_end": None,
             "cancel_at_period_end": False,
             "subscription_id": None,
+            "payment_problem": None,
         }
     premium = account.is_premium
+    problem = stored_payment_problem(account)
     return {
         "state": state_for(
             account.stripe_status,
@@ -141,6 +219,7 @@ def status_object(account: BillingAccount | None) -> dict[str, Any]:
         "current_period_end": iso(account.current_period_end),
         "cancel_at_period_end": account.cancel_at_period_end,
         "subscription_id": account.subscription_id,
+        "payment_problem": problem.as_dict() if problem is not None else None,
     }
 
 

@@ -6,14 +6,15 @@ handler reads only ids from the payload (the customer, the invoice, a user id hi
 entitlement itself is re-read from Stripe by :mod:`billing.sync`, so the order in which
 events arrive, or how often, does not change the outcome.
 
-=================================  ====================================================
-``customer.subscription.created``  :func:`subscription_event_apply`: sync the customer
-``customer.subscription.updated``  (same)
-``customer.subscription.deleted``  (same)
-``invoice.paid``                   :func:`invoice_event_apply`: sync the customer, then
-``invoice.payment_failed``         mirror the invoice into dj-stripe
-``customer.deleted``               :func:`customer_deleted_apply`: forget the customer
-=================================  ====================================================
+===================================  ==================================================
+``customer.subscription.created``    :func:`subscription_event_apply`: sync the customer
+``customer.subscription.updated``    (same)
+``customer.subscription.deleted``    (same)
+``invoice.paid``                     :func:`invoice_event_apply`: sync the customer (the
+``invoice.payment_failed``           entitlement and the payment problem), then mirror
+``invoice.payment_action_required``  the invoice into dj-stripe
+``customer.deleted``                 :func:`customer_deleted_apply`: forget the customer
+===================================  ==================================================
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ SUBSCRIPTION_EVENTS = frozenset(
         "customer.subscription.deleted",
     }
 )
-INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
+INVOICE_EVENTS = frozenset(
+    {"invoice.paid", "invoice.payment_failed", "invoice.payment_action_required"}
+)
 CUSTOMER_DELETED = "customer.deleted"
 
 

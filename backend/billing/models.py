@@ -25,6 +25,14 @@ class BillingAccount(models.Model):
     # Premium while now < premium_until (period end, plus the grace for past_due).
     premium_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    # The renewal charge that failed or awaits 3-D Secure (the status object's payment_problem),
+    # as the last sync read it from Stripe: GET subscription/ never asks Stripe. Empty kind: none.
+    payment_problem_kind = models.CharField(max_length=32, blank=True, default="")
+    payment_problem_invoice_id = models.CharField(max_length=255, blank=True, default="")
+    payment_problem_amount_due = models.PositiveIntegerField(null=True, blank=True)
+    payment_problem_currency = models.CharField(max_length=8, blank=True, default="")
+    payment_problem_next_attempt = models.DateTimeField(null=True, blank=True)
+
     # What the last create-subscription request was, to answer a repeat the same way.
     last_purchase_fingerprint = models.CharField(max_length=255, blank=True, default="")
     last_purchase_at = models.DateTimeField(null=True, blank=True)
@@ -73,6 +81,11 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Who holds a ``processing`` claim (billing.holders): the Celery task id, so that its
+    # redelivery takes the event back at once, and the process, so that a dead one's claim
+    # is taken back by the sweep or a restarted worker instead of after the stale bound.
+    claimed_by = models.CharField(max_length=255, blank=True, default="")
+    claimed_process = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         verbose_name = "Stripe webhook event"
@@ -83,3 +96,61 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.type} ({self.status})"
+
+
+class BillingEmail(models.Model):
+    """A transactional e-mail about a Stripe event (billing/notifications.py), sent once.
+
+    One row per (Stripe event, kind): the unique constraint makes a redelivered or replayed
+    event find its row instead of adding a second one, and the claim (a conditional UPDATE,
+    ``pending`` → ``sending``) lets exactly one task send it. ``context`` keeps the facts the
+    templates show (amounts and dates already written out), so a retry sends the same mail.
+    """
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "payment receipt"
+        PAYMENT_FAILED = "payment_failed", "payment failed"
+        ACTION_REQUIRED = "action_required", "action required"
+        CANCELLATION_SCHEDULED = "cancellation_scheduled", "cancellation scheduled"
+        SUBSCRIPTION_ENDED = "subscription_ended", "subscription ended"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        SENDING = "sending", "sending"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+        # Nothing to send (no address, or another mail of the same event covers it): the
+        # reason is in last_error. Kept, so that a replay finds the decision already made.
+        SKIPPED = "skipped", "skipped"
+
+    event_id = models.CharField("Stripe event id", max_length=255)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="billing_emails",
+    )
+    to = models.EmailField(max_length=254, blank=True, default="")
+    subject = models.CharField(max_length=255)
+    context = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    # A pending mail is not claimed before this (the backoff after an SMTP failure).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "billing e-mail"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "kind"], name="billing_email_once")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="billing_email_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.event_id} ({self.status})"

@@ -1,6 +1,7 @@
-"""Writes of billing state: buying, syncing, cancelling and resuming Premium.
+"""What a user asks of billing: buying, syncing, cancelling and resuming Premium; after the
+purchase, the card on file, the invoices and paying them, Stripe's customer portal.
 
-Every function takes the per-user lock (the user's ``BillingAccount`` row, selected for
+Every write takes the per-user lock (the user's ``BillingAccount`` row, selected for
 update) for its whole run, so two requests of one user never interleave; Stripe writes
 carry deterministic idempotency keys, so a retry after a timeout never creates a second
 customer or subscription. Stripe is reached only through :mod:`billing.stripe_client`;
@@ -11,9 +12,11 @@ from Stripe is :mod:`billing.sync`'s.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 from django.conf import settings
@@ -29,6 +32,7 @@ from .djstripe_sync import djstripe_sync
 from .exceptions import (
     AlreadyPremium,
     BillingError,
+    InvalidPaymentMethod,
     NoSubscription,
     NothingToResume,
     PaymentFailed,
@@ -36,11 +40,13 @@ from .exceptions import (
     stripe_errors,
 )
 from .models import BillingAccount
-from .stripe_objects import field
+from .presenters import card_object, invoice_object
+from .stripe_objects import field, object_id
 from .sync import account_sync
 from .throttling import decline_record
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A second create-subscription with the same body this soon gets the first answer.
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -367,3 +373,292 @@ def subscription_resume(*, user: User) -> dict[str, Any]:
             )
             account_apply_subscription(account, subscription)
         return entitlement.status_object(account)
+
+
+# --- After the purchase: the card, the invoices, the portal --------------------------------
+
+#: How strict an invoice id must be before Stripe is asked about it (like ``pm_...`` ids).
+INVOICE_ID = re.compile(r"^in_[A-Za-z0-9_]{1,200}$")
+INVOICES_PAGE = 10
+
+
+class InvoiceNotFound(BillingError):
+    status_code = 404  # type: ignore[assignment]
+    default_detail = "You have no invoice with that id."
+    default_code = "not_found"
+
+
+class InvoiceNotOpen(BillingError):
+    status_code = 409  # type: ignore[assignment]
+    default_detail = "Only an open invoice can be paid."
+    default_code = "invoice_not_open"
+
+
+class NoPaymentMethod(BillingError):
+    status_code = 409  # type: ignore[assignment]
+    default_detail = "You have no card on file to pay with: add one first."
+    default_code = "no_payment_method"
+
+
+class NoCustomer(BillingError):
+    status_code = 404  # type: ignore[assignment]
+    default_detail = "You have no billing account with us yet: buy Premium first."
+    default_code = "no_customer"
+
+
+class PortalDisabled(BillingError):
+    status_code = 404  # type: ignore[assignment]
+    default_detail = "Managing billing on Stripe's portal is not offered on this site."
+    default_code = "not_found"
+
+
+def _account_work(user: User, work: Callable[[BillingAccount], T]) -> T:
+    """Run ``work`` on the user's locked row, Stripe errors as API answers.
+
+    What was stored before a billing error is committed, not rolled back: a customer made
+    on the way, or the sync after a declined charge, is what Stripe now has.
+    """
+    with transaction.atomic():
+        account = account_lock(user)
+        try:
+            with stripe_errors():
+                return work(account)
+        except BillingError as exc:
+            failure = exc  # leaves the block normally: the transaction commits
+    raise failure
+
+
+def _live_subscription_id(account: BillingAccount) -> str:
+    """The stored subscription if it still renews (so its card matters), else ``""``."""
+    live = account.subscription_id and account.stripe_status in entitlement.LIVE_STATUSES
+    return account.subscription_id if live else ""
+
+
+def _renewal_payment_method(customer_id: str, subscription_id: str) -> Any:
+    """The payment method renewals charge: the subscription's default, else the customer's
+    (Stripe's own order). Expanded, or None."""
+    if subscription_id:
+        subscription = stripe_client.subscription_retrieve_payment_method(subscription_id)
+        method = field(subscription, "default_payment_method")
+        if method is not None and not isinstance(method, str):
+            return method
+    customer = stripe_client.customer_retrieve(
+        customer_id, expand=["invoice_settings.default_payment_method"]
+    )
+    method = field(field(customer, "invoice_settings"), "default_payment_method")
+    return method if method is not None and not isinstance(method, str) else None
+
+
+def payment_method_get(*, user: User) -> dict[str, Any]:
+    """``{"payment_method": card | None}``: the card the next renewal will charge."""
+    account = BillingAccount.objects.filter(user_id=user.pk).first()
+    if account is None or not account.stripe_customer_id:
+        return {"payment_method": None}  # no customer, no card: Stripe is not asked
+    with stripe_errors():
+        method = _renewal_payment_method(account.stripe_customer_id, _live_subscription_id(account))
+    return {"payment_method": card_object(method)}
+
+
+def setup_intent_create(*, user: User) -> dict[str, Any]:
+    """A SetupIntent's ``client_secret`` for the browser to collect a new card
+    (``stripe.confirmSetup``); the user's Stripe customer is created first if needed."""
+
+    def work(account: BillingAccount) -> dict[str, Any]:
+        customer_id = _customer_ensure(account, user)
+        intent = stripe_client.setup_intent_create(
+            customer_id=customer_id, metadata={"user_id": str(user.pk)}
+        )
+        return {"client_secret": intent["client_secret"]}
+
+    return _account_work(user, work)
+
+
+def _own_payment_method(customer_id: str, payment_method_id: str) -> Any:
+    """``payment_method_id`` as the customer's own, attached now if it is nobody's yet.
+
+    A card of another customer (theirs by a SetupIntent, a purchase or an attach) is refused
+    (400) before anything changes; a card the bank refuses when it is attached is 402.
+    """
+    try:
+        method = stripe_client.payment_method_retrieve(payment_method_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing" or exc.http_status == 404:
+            raise InvalidPaymentMethod(detail="There is no card with that id.") from exc
+        raise
+    owner = object_id(field(method, "customer"))
+    if owner and owner != customer_id:
+        raise InvalidPaymentMethod(detail="That card is not one of yours.")
+    if not owner:
+        # Attach the retrieved id: a Stripe test id (pm_card_visa) names a new card each time.
+        method = stripe_client.payment_method_attach(
+            payment_method_id=method["id"], customer_id=customer_id
+        )
+    return method
+
+
+def _invoice_charge(account: BillingAccount, invoice: Any, method_id: str) -> Any:
+    """Pay the open ``invoice`` now with ``method_id``, the customer present.
+
+    Returns the invoice with its PaymentIntent expanded: ``paid``, or ``open`` with the intent
+    waiting for 3-D Secure. A refused card is 402 with Stripe's sentence, after a sync (the
+    failed attempt is news: the payment problem may have changed).
+
+    Never charged twice: the caller holds the account's lock and has just read the invoice
+    ``open`` (a double click or a retry after a lost answer reads it ``paid``: 409), and
+    stripe-python's own retries of the call reuse its idempotency key. No key of ours: one
+    kept across requests would replay a decline for 24 hours after the customer topped up.
+    """
+    invoice_id = str(invoice["id"])
+    try:
+        return stripe_client.invoice_pay(invoice_id, payment_method_id=method_id)
+    except stripe.StripeError as exc:
+        if exc.code == "invoice_payment_intent_requires_action":
+            # Stripe's answer (402) when the bank wants 3-D Secure: the invoice stays open,
+            # its PaymentIntent waits for the browser.
+            return stripe_client.invoice_retrieve(
+                invoice_id, expand=stripe_client.INVOICE_INTENT_EXPAND
+            )
+        if not isinstance(exc, stripe.CardError):
+            raise
+        try:
+            account_sync(account)
+        except stripe.StripeError as sync_exc:  # the decline is the answer; a webhook follows
+            logger.warning("No sync after a declined invoice payment: %s", sync_exc)
+        raise PaymentFailed(detail=exc.user_message or PaymentFailed.default_detail) from exc
+
+
+def payment_method_set(*, user: User, payment_method_id: str) -> dict[str, Any]:
+    """Make ``payment_method_id`` the card of the user's renewals.
+
+    Attached to the user's customer if it is nobody's yet (another customer's card: 400).
+    If the live subscription's latest invoice is open (a failed or unconfirmed renewal), it is
+    paid with the new card first: a refused card is 402 and the old card stays the default,
+    nothing half-changed. Then the card becomes the default of the customer
+    (``invoice_settings.default_payment_method``) and of the live subscription, and the account
+    is synced, so this answer (``subscription``) is already premium/active after a paid invoice.
+    ``invoice`` is that invoice (with ``client_secret`` if it waits for 3-D Secure), else None.
+    """
+
+    def work(account: BillingAccount) -> dict[str, Any]:
+        customer_id = _customer_ensure(account, user)
+        method = _own_payment_method(customer_id, payment_method_id)
+        subscription_id = _live_subscription_id(account)
+        charged = None
+        if subscription_id:
+            latest = field(stripe_client.subscription_retrieve(subscription_id), "latest_invoice")
+            if latest is not None and not isinstance(latest, str) and latest["status"] == "open":
+                charged = _invoice_charge(account, latest, method["id"])
+        stripe_client.customer_set_default_payment_method(
+            customer_id=customer_id, payment_method_id=method["id"]
+        )
+        if subscription_id:
+            stripe_client.subscription_set_default_payment_method(
+                subscription_id, payment_method_id=method["id"]
+            )
+        account_sync(account)
+        return {
+            "payment_method": card_object(method),
+            "invoice": invoice_object(charged) if charged is not None else None,
+            "subscription": entitlement.status_object(account),
+        }
+
+    try:
+        return _account_work(user, work)
+    except PaymentFailed:
+        decline_record()  # the card-testing brake counts declines site-wide
+        raise
+
+
+def _own_invoice(account: BillingAccount, invoice_id: str) -> Any:
+    """The caller's invoice ``invoice_id`` with its PaymentIntent; 404 for anything else
+    (malformed, unknown, or another customer's: the same answer, so nothing leaks)."""
+    if not INVOICE_ID.fullmatch(invoice_id) or not account.stripe_customer_id:
+        raise InvoiceNotFound()
+    try:
+        invoice = stripe_client.invoice_retrieve(
+            invoice_id, expand=stripe_client.INVOICE_INTENT_EXPAND
+        )
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing" or exc.http_status == 404:
+            raise InvoiceNotFound() from exc
+        raise
+    if object_id(field(invoice, "customer")) != account.stripe_customer_id:
+        raise InvoiceNotFound()
+    return invoice
+
+
+def invoices_list(
+    *, user: User, starting_after: str | None = None, limit: int = INVOICES_PAGE
+) -> dict[str, Any]:
+    """``{"results": [invoice object...], "has_more"}``: the user's invoices, newest first,
+    ``limit`` of them after the invoice ``starting_after`` (which must be the user's: 404)."""
+    account = BillingAccount.objects.filter(user_id=user.pk).first()
+    if account is None or not account.stripe_customer_id:
+        if starting_after:
+            raise InvoiceNotFound(detail="starting_after: You have no invoice with that id.")
+        return {"results": [], "has_more": False}
+    with stripe_errors():
+        if starting_after:
+            try:
+                _own_invoice(account, starting_after)
+            except InvoiceNotFound as exc:
+                raise InvoiceNotFound(
+                    detail="starting_after: You have no invoice with that id."
+                ) from exc
+        invoices, has_more = stripe_client.invoice_list(
+            account.stripe_customer_id, limit=limit, starting_after=starting_after
+        )
+        # An open invoice may wait for 3-D Secure: its PaymentIntent says (one call each; a
+        # customer rarely has more than one open invoice).
+        shown = [
+            stripe_client.invoice_retrieve(inv["id"], expand=stripe_client.INVOICE_INTENT_EXPAND)
+            if field(inv, "status") == "open"
+            else inv
+            for inv in invoices
+        ]
+    return {"results": [invoice_object(inv) for inv in shown], "has_more": has_more}
+
+
+def invoice_pay(*, user: User, invoice_id: str) -> dict[str, Any]:
+    """Pay the user's open invoice ``invoice_id`` now with the card renewals charge.
+
+    The invoice object: ``paid``, or ``open`` with ``client_secret`` when the bank wants
+    3-D Secure (the browser confirms it, then calls ``subscription/sync/``). 404 for an
+    invoice that is not the user's, 409 if it is not open or no card is on file, 402 if the
+    card is refused. The account is synced after the payment.
+    """
+
+    def work(account: BillingAccount) -> dict[str, Any]:
+        invoice = _own_invoice(account, invoice_id)
+        if invoice["status"] != "open":
+            raise InvoiceNotOpen(
+                detail=f"This invoice is {invoice['status']}: only an open invoice can be paid."
+            )
+        subscription_id = object_id(
+            field(field(field(invoice, "parent"), "subscription_details"), "subscription")
+        )
+        method = _renewal_payment_method(str(account.stripe_customer_id), subscription_id)
+        if method is None:
+            raise NoPaymentMethod()
+        charged = _invoice_charge(account, invoice, str(method["id"]))
+        account_sync(account)
+        return invoice_object(charged)
+
+    return _account_work(user, work)
+
+
+def portal_session_create(*, user: User) -> dict[str, Any]:
+    """``{"url"}`` of a Stripe customer portal session that returns to the app's /account.
+
+    Only where ``BILLING_PORTAL_ENABLED`` (the portal must be configured at Stripe): else 404.
+    """
+    if not settings.BILLING_PORTAL_ENABLED:
+        raise PortalDisabled()
+    account = BillingAccount.objects.filter(user_id=user.pk).first()
+    if account is None or not account.stripe_customer_id:
+        raise NoCustomer()
+    with stripe_errors():
+        session = stripe_client.billing_portal_session_create(
+            customer_id=account.stripe_customer_id, return_url=f"{settings.SITE_URL}/account"
+        )
+    return {"url": session["url"]}

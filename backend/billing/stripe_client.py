@@ -125,9 +125,15 @@ def customer_create(
     )
 
 
-def customer_retrieve(customer_id: str) -> stripe.Customer:
+def customer_retrieve(customer_id: str, *, expand: list[str] | None = None) -> stripe.Customer:
     _count("customers.retrieve")
-    return client().v1.customers.retrieve(customer_id)
+    params: dict[str, Any] = {"expand": expand} if expand else {}
+    return client().v1.customers.retrieve(customer_id, params=params)  # type: ignore[arg-type]
+
+
+def payment_method_retrieve(payment_method_id: str) -> stripe.PaymentMethod:
+    _count("payment_methods.retrieve")
+    return client().v1.payment_methods.retrieve(payment_method_id)
 
 
 def payment_method_attach(*, payment_method_id: str, customer_id: str) -> stripe.PaymentMethod:
@@ -203,9 +209,89 @@ def subscription_set_cancel_at_period_end(
     )
 
 
-def invoice_retrieve(invoice_id: str) -> stripe.Invoice:
+def subscription_retrieve_payment_method(subscription_id: str) -> stripe.Subscription:
+    """The subscription with its ``default_payment_method`` expanded (the card renewals charge)."""
+    _count("subscriptions.retrieve")
+    return client().v1.subscriptions.retrieve(
+        subscription_id, params={"expand": ["default_payment_method"]}
+    )
+
+
+def subscription_set_default_payment_method(
+    subscription_id: str, *, payment_method_id: str
+) -> stripe.Subscription:
+    """Setting a default is naturally idempotent; stripe-python adds keys to its own retries."""
+    _count("subscriptions.update")
+    return client().v1.subscriptions.update(
+        subscription_id,
+        params={"default_payment_method": payment_method_id, "expand": SUBSCRIPTION_EXPAND},
+    )
+
+
+# --- Invoices -----------------------------------------------------------------------
+
+#: Expanding this on an invoice brings its PaymentIntent (current API: through ``payments``).
+INVOICE_INTENT_EXPAND = ["payments.data.payment.payment_intent"]
+
+
+def invoice_retrieve(invoice_id: str, *, expand: list[str] | None = None) -> stripe.Invoice:
     _count("invoices.retrieve")
-    return client().v1.invoices.retrieve(invoice_id)
+    params: dict[str, Any] = {"expand": expand} if expand else {}
+    return client().v1.invoices.retrieve(invoice_id, params=params)  # type: ignore[arg-type]
+
+
+def invoice_list(
+    customer_id: str, *, limit: int, starting_after: str | None = None
+) -> tuple[list[stripe.Invoice], bool]:
+    """One page of the customer's invoices, newest first, and whether more follow."""
+    params: dict[str, Any] = {"customer": customer_id, "limit": limit}
+    if starting_after:
+        params["starting_after"] = starting_after
+    _count("invoices.list")
+    page = client().v1.invoices.list(params=params)  # type: ignore[arg-type]
+    return list(page.data), bool(page.has_more)
+
+
+def invoice_pay(invoice_id: str, *, payment_method_id: str) -> stripe.Invoice:
+    """Charge ``invoice`` now with ``payment_method_id``, the customer present (on session:
+    the bank may ask for 3-D Secure, which the browser then completes). The idempotency key
+    is stripe-python's own, one per call, kept across its network retries."""
+    _count("invoices.pay")
+    return client().v1.invoices.pay(
+        invoice_id,
+        params={
+            "payment_method": payment_method_id,
+            "off_session": False,
+            "expand": INVOICE_INTENT_EXPAND,
+        },
+    )
+
+
+# --- Saving a card, the hosted portal -----------------------------------------------
+
+
+def setup_intent_create(*, customer_id: str, metadata: dict[str, str]) -> stripe.SetupIntent:
+    """A SetupIntent to save a card for renewals (off session). A new one per call: an
+    unconfirmed SetupIntent costs nothing, so a retry needs no stored key."""
+    _count("setup_intents.create")
+    return client().v1.setup_intents.create(
+        params={
+            "customer": customer_id,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
+    )
+
+
+def billing_portal_session_create(
+    *, customer_id: str, return_url: str
+) -> stripe.billing_portal.Session:
+    """A short-lived link to Stripe's hosted customer portal (a new session per call)."""
+    _count("billing_portal.sessions.create")
+    return client().v1.billing_portal.sessions.create(
+        params={"customer": customer_id, "return_url": return_url}
+    )
 
 
 def event_retrieve(event_id: str) -> stripe.Event:

@@ -28,6 +28,7 @@ from accounts.models import User
 
 from . import entitlement, stripe_client
 from .account_state import (
+    account_apply_payment_problem,
     account_apply_subscription,
     account_changes,
     account_forget_customer,
@@ -37,7 +38,9 @@ from .account_state import (
 )
 from .djstripe_sync import djstripe_sync
 from .models import BillingAccount
-from .stripe_objects import iso
+from .presenters import invoice_intent
+from .stripe_objects import field as stripe_field
+from .stripe_objects import iso, object_id
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +89,34 @@ def account_sync(account: BillingAccount, *, dry_run: bool = False) -> SyncResul
         result.outcome = "no_subscription"
         return result
     result.changes = account_changes(account, entitlement.snapshot(chosen))
+    problem = payment_problem_read(chosen)
+    if account.payment_problem_kind != (problem.kind if problem else ""):
+        result.changes["payment_problem"] = (
+            account.payment_problem_kind or None,
+            problem.kind if problem else None,
+        )
     if result.changes:
         result.outcome = "would_change" if dry_run else "synced"
     if not dry_run:
         account_apply_subscription(account, chosen)
+        account_apply_payment_problem(account, problem)
     return result
+
+
+def payment_problem_read(subscription: Any) -> entitlement.PaymentProblem | None:
+    """The payment problem of ``subscription`` as Stripe has it now (see
+    :func:`entitlement.payment_problem`).
+
+    Costs one Stripe call, and only for a subscription in dunning (``past_due``/``unpaid``):
+    its latest invoice with the PaymentIntent expanded. Any other status has no problem.
+    """
+    if stripe_field(subscription, "status") not in entitlement.PROBLEM_STATUSES:
+        return None
+    invoice_id = object_id(stripe_field(subscription, "latest_invoice"))
+    if not invoice_id:
+        return None
+    invoice = stripe_client.invoice_retrieve(invoice_id, expand=stripe_client.INVOICE_INTENT_EXPAND)
+    return entitlement.payment_problem(subscription, invoice, invoice_intent(invoice))
 
 
 def _customer_owner(customer_id: str, hint_user_id: str | None) -> tuple[str | None, bool]:

@@ -1,10 +1,19 @@
-"""Celery tasks of billing: Stripe webhook events, the inbox sweep, the nightly reconciliation.
+"""Celery tasks of billing: Stripe webhook events, the inbox sweep, the nightly reconciliation,
+the billing e-mails (:mod:`billing.notifications`) and their sweep.
 
 Tasks take ids: an event moves through the inbox's states (:mod:`billing.inbox`) while
 :mod:`billing.events` applies it; the reconciliation calls :mod:`billing.sync`. Retries and
 backoff are declared on the task.
 ``acks_late`` with ``reject_on_worker_lost`` (settings) redeliver a task whose worker died;
 the inbox claim makes a redelivered or duplicated task harmless.
+
+**A crash costs seconds.** Each claim records its holder (:mod:`billing.holders`): the
+redelivered task (same id) takes its event back at once, and a worker that starts, like the
+sweep, releases the claims of this host's dead processes (:func:`webhook_inbox_recover`).
+For that, no two deliveries of a task may overlap: the tasks here have a hard
+:data:`TASK_TIME_LIMIT` and a retry countdown of at most :data:`RETRY_BACKOFF_MAX`, which
+together stay below the broker's visibility timeout (otherwise the claims record no task id,
+and a crash waits for ``BILLING_WEBHOOK_STALE_AFTER`` as before).
 
 **The hand-off from the receiver.** With a Redis broker (production, ``make stack``) the
 inbox itself is the queue and the broker only carries wake-ups: the receiver sets a mark in
@@ -27,21 +36,31 @@ from typing import Any
 import redis
 import stripe
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError, connection, transaction
 
-from . import events, inbox, sync
+from . import events, holders, inbox, notifications, sync
 
 logger = logging.getLogger(__name__)
 
+#: The database busy, down or restarted (a connection it closed answers InterfaceError).
+DATABASE_DOWN = (OperationalError, InterfaceError)
 #: Errors worth retrying: Stripe unreachable, rate-limited or 5xx; the database busy/down.
 RETRYABLE = (
     stripe.APIConnectionError,
     stripe.RateLimitError,
     stripe.APIError,
-    OperationalError,
+    *DATABASE_DOWN,
 )
 MAX_RETRIES = 8
+#: Longest countdown of a retry (exponential backoff with jitter below it).
+RETRY_BACKOFF_MAX = 300
+#: Hard limit of one run of a task here: the pool process is killed after it. An event costs
+#: a few Stripe calls of at most STRIPE_TIMEOUT_SECONDS x (STRIPE_MAX_NETWORK_RETRIES + 1)
+#: each, a drain DRAIN_SECONDS plus one event. With RETRY_BACKOFF_MAX it stays below the
+#: Redis visibility timeout (600 s), so a redelivery never overlaps a live run.
+TASK_TIME_LIMIT = 240
 
 #: The "a drain is on its way" mark, in the broker's Redis.
 WAKE_KEY = "billing:webhook-inbox:wake"
@@ -141,14 +160,33 @@ def _wake_clear(store: redis.Redis | None) -> None:
         logger.warning("Webhook wake-up mark not cleared (%s: %s)", exc.__class__.__name__, exc)
 
 
-def _event_finish(event: inbox.WebhookEvent) -> str:
-    """Apply a claimed event and end its claim: ``done``, ``ignored`` or ``failed``.
+class ClaimLost(Exception):
+    """The claim went to another holder while this one applied the event (it was stale)."""
 
-    A transient error (:data:`RETRYABLE`) propagates with the claim still held: the caller
-    decides between a retry and giving up.
+
+def _event_finish(event: inbox.WebhookEvent) -> str:
+    """Apply a claimed event and end its claim: ``done``, ``ignored``, ``failed`` (or
+    ``skipped`` when the claim was taken over meanwhile).
+
+    The effect and the end of the claim commit in one transaction, or neither does: a worker
+    that dies (or loses the database) in between leaves nothing applied, so the delivery
+    that takes the event back applies it once, and a holder whose claim was taken over
+    rolls its effect back. A transient error (:data:`RETRYABLE`) propagates with the claim
+    still held: the caller decides between a retry and giving up.
     """
     try:
-        result = events.event_apply(event)
+        with transaction.atomic():
+            result = events.event_apply(event)
+            if result is not None:
+                # After the effect and in its transaction: the e-mails the event asks for,
+                # one row per (event, kind) however often it is processed, each handed to
+                # its own task once committed (billing/notifications.py).
+                for email_id in notifications.event_emails_create(event=event):
+                    transaction.on_commit(functools.partial(billing_email_enqueue, email_id))
+            if not inbox.inbox_done(event, ignored=result is None):
+                raise ClaimLost(event.pk)
+    except ClaimLost:
+        return "skipped"
     except RETRYABLE:
         raise
     except Exception as exc:
@@ -157,10 +195,9 @@ def _event_finish(event: inbox.WebhookEvent) -> str:
         inbox.inbox_failed(event, exc)
         return "failed"
     if result is None:
-        inbox.inbox_done(event, ignored=True)
         return "ignored"
+    # Logged once the effect is committed: one line per event applied (make chaos counts them).
     logger.info("Stripe event %s (%s): %s", event.pk, event.type, result.describe())
-    inbox.inbox_done(event)
     return "done"
 
 
@@ -168,9 +205,10 @@ def _event_finish(event: inbox.WebhookEvent) -> str:
     bind=True,
     name="billing.process_webhook_event",
     acks_late=True,
+    time_limit=TASK_TIME_LIMIT,
     autoretry_for=RETRYABLE,
     retry_backoff=2,
-    retry_backoff_max=300,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
     retry_jitter=True,
     max_retries=MAX_RETRIES,
 )
@@ -178,9 +216,10 @@ def process_webhook_event(self, event_id: str) -> str:
     """Process one inbox event by id; returns the status it ended in (or ``skipped``).
 
     Claimed atomically first, so duplicates (Stripe redelivering, the sweep, a replay,
-    a redelivered task, a drain) do nothing while another copy runs or after it is done.
+    a drain) do nothing while another copy runs or after it is done; this task's own
+    redelivery or retry takes back the claim its earlier run left behind.
     """
-    event = inbox.inbox_claim(event_id)
+    event = inbox.inbox_claim(event_id, holder=holders.task_holder(self))
     if event is None:
         return "skipped"
     try:
@@ -194,22 +233,34 @@ def process_webhook_event(self, event_id: str) -> str:
         raise  # autoretry_for schedules the retry with backoff
 
 
-@shared_task(name="billing.drain_webhook_inbox", acks_late=True)
-def drain_webhook_inbox() -> int:
+@shared_task(
+    bind=True,
+    name="billing.drain_webhook_inbox",
+    acks_late=True,
+    time_limit=TASK_TIME_LIMIT,
+    autoretry_for=DATABASE_DOWN,
+    retry_backoff=2,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def drain_webhook_inbox(self) -> int:
     """Process the events waiting in the inbox, oldest first; returns how many it took.
 
     Clears the wake-up mark first (an event stored from now on wakes another drain, and one
     stored before is found below). Each event is claimed like :func:`process_webhook_event`
     claims it, so drains running side by side, the sweep's tasks and redeliveries never
     process an event twice. An event that fails transiently is released and handed to its
-    own task, which retries it with backoff.
+    own task, which retries it with backoff. With the database gone the drain itself retries
+    with backoff; a redelivered or retried drain first takes back the event it held.
     """
     _wake_clear(_wake_store())
+    holder = holders.task_holder(self)
     deadline = time.monotonic() + DRAIN_SECONDS
     taken = 0
-    while event_ids := inbox.inbox_waiting(limit=DRAIN_BATCH):
+    while event_ids := inbox.inbox_waiting(limit=DRAIN_BATCH, holder=holder):
         for event_id in event_ids:
-            event = inbox.inbox_claim(event_id)
+            event = inbox.inbox_claim(event_id, holder=holder)
             if event is None:
                 continue  # another drain or task has it
             taken += 1
@@ -235,11 +286,120 @@ def drain_webhook_inbox() -> int:
 
 @shared_task(name="billing.sweep_webhook_events")
 def sweep_webhook_events() -> int:
-    """Re-enqueue inbox events whose task was lost (see :func:`inbox.inbox_due`)."""
-    due = inbox.inbox_due()
+    """Re-enqueue inbox events whose task was lost (see :func:`inbox.inbox_due`) or whose
+    worker process is gone on this host (:func:`inbox.inbox_orphans`)."""
+    due = inbox.inbox_orphans() + inbox.inbox_due()
     sent = sum(webhook_event_enqueue(event_id) for event_id in due)
     if due:
         logger.info("Webhook sweep: %s event(s) due, %s enqueued", len(due), sent)
+    return sent
+
+
+@worker_ready.connect
+def webhook_inbox_recover(**_: Any) -> int:
+    """What a Celery worker does as it starts, so that its previous run's death (SIGKILL, the
+    OOM killer) costs seconds instead of the broker's visibility timeout or the next sweep;
+    returns how many events it enqueued.
+
+    It takes back the claims of this host's processes that are gone, and wakes a drain: the
+    wake-up the dead run had taken died with it, and its mark would hold new ones back for a
+    while. Runs in the worker's main process (``worker_ready``); never stops the worker from
+    starting (with the database or the broker away, the sweep does it later).
+    """
+    try:
+        orphans = inbox.inbox_orphans()
+    except DATABASE_DOWN as exc:
+        logger.warning("Webhook claims not recovered at start (%s: %s)", type(exc).__name__, exc)
+        orphans = []
+    finally:
+        if not connection.in_atomic_block:  # (a test's transaction)
+            connection.close()  # the main process keeps no connection for the pool to inherit
+    sent = sum(webhook_event_enqueue(event_id) for event_id in orphans)
+    if orphans:
+        logger.info("Worker start: %s claim(s) of dead processes released, %s enqueued",
+                    len(orphans), sent)  # fmt: skip
+    store = _wake_store()
+    if store is not None:
+        _wake_clear(store)
+        try:
+            drain_webhook_inbox.apply_async(retry=False)
+        except Exception as exc:
+            logger.warning("Worker start: no drain published (%s: %s)", type(exc).__name__, exc)
+    return sent
+
+
+# --- Billing e-mails (billing/notifications.py) -------------------------------------------
+
+
+def billing_email_enqueue(email_id: int) -> bool:
+    """Hand a billing e-mail to a worker; False (logged) if the broker cannot take it now.
+
+    Never raises and never waits long: the row is stored, and the e-mail sweep enqueues it
+    again once the broker is back.
+    """
+    try:
+        send_billing_email.apply_async(args=(email_id,), retry=False)
+    except Exception as exc:
+        logger.warning(
+            "Billing e-mail %s stored but not enqueued (%s: %s); the sweep will pick it up",
+            email_id,
+            exc.__class__.__name__,
+            exc,
+        )
+        return False
+    return True
+
+
+@shared_task(
+    bind=True,
+    name="billing.send_billing_email",
+    acks_late=True,
+    time_limit=TASK_TIME_LIMIT,
+    # The row counts the attempts (BILLING_EMAIL_MAX_ATTEMPTS), not the message.
+    max_retries=None,
+)
+def send_billing_email(self, email_id: int) -> str:
+    """Send one billing e-mail by id; returns ``sent``, ``failed`` or ``skipped`` (not due,
+    someone else's, or over), or raises Celery's Retry.
+
+    Claimed first (:func:`notifications.email_claim`), so a duplicated or redelivered task,
+    the sweep's copy, or a task of a replayed event never sends a mail twice. An SMTP failure
+    puts the mail back ``pending`` and retries this task after an exponential backoff
+    (:func:`notifications.email_backoff`); after ``BILLING_EMAIL_MAX_ATTEMPTS`` attempts, or
+    a refusal for good, it is ``failed`` (the admin's Retry sends it again).
+    """
+    email = notifications.email_claim(email_id)
+    if email is None:
+        return "skipped"
+    try:
+        notifications.email_deliver(email)
+    except notifications.SEND_ERRORS as exc:
+        out_of_attempts = email.attempts >= settings.BILLING_EMAIL_MAX_ATTEMPTS
+        if out_of_attempts or notifications.email_error_permanent(exc):
+            notifications.email_failed(email, exc)
+            return "failed"
+        countdown = notifications.email_backoff(attempts=email.attempts)
+        notifications.email_release(email, exc, retry_in=countdown)
+        # If the retry cannot be published, Celery drops this message: the row is pending
+        # and the sweep enqueues it once it is overdue.
+        raise self.retry(countdown=countdown) from exc
+    except Exception as exc:
+        # Not SMTP (a template or a bug): another attempt would fail the same way.
+        logger.exception("Billing e-mail %s (%s) could not be sent", email.pk, email.kind)
+        notifications.email_failed(email, exc)
+        return "failed"
+    notifications.email_sent(email)
+    return "sent"
+
+
+@shared_task(name="billing.sweep_billing_emails")
+def sweep_billing_emails() -> int:
+    """Re-enqueue billing e-mails whose task was lost, and fail those a dead worker left
+    ``sending`` (see :func:`notifications.emails_due`); returns how many it enqueued."""
+    due = notifications.emails_due()
+    sent = sum(billing_email_enqueue(email_id) for email_id in due)
+    if due:
+        logger.info("E-mail sweep: %s e-mail(s) due, %s enqueued", len(due), sent)
     return sent
 
 

@@ -26,4 +26,14 @@ urlpatterns = [
         views.ResumeSubscriptionView.as_view(),
         name="stripe-resume-subscription",
     ),
+    path("stripe/payment-method/", views.PaymentMethodView.as_view(), name="stripe-payment-method"),
+    path("stripe/setup-intent/", views.SetupIntentView.as_view(), name="stripe-setup-intent"),
+    path("stripe/invoices/", views.InvoiceListView.as_view(), name="stripe-invoices"),
+    # Any id reaches the view, which answers 404 for whatever is not the caller's invoice.
+    path(
+        "stripe/invoices/<str:invoice_id>/pay/",
+        views.InvoicePayView.as_view(),
+        name="stripe-invoice-pay",
+    ),
+    path("stripe/portal-session/", views.PortalSessionView.as_view(), name="stripe-portal-session"),
 ]

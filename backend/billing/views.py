@@ -4,7 +4,8 @@ call one service, shape the answer."""
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -13,11 +14,20 @@ from rest_framework.views import APIView
 
 from . import selectors, services
 from .serializers import (
+    INVOICE_ID,
     CancelSubscriptionSerializer,
     ConfigSerializer,
     CreateSubscriptionSerializer,
     ErrorSerializer,
+    InvoiceListQuerySerializer,
+    InvoiceListSerializer,
+    InvoiceSerializer,
+    PaymentMethodChangedSerializer,
+    PaymentMethodChangeSerializer,
+    PaymentMethodSerializer,
+    PortalSessionSerializer,
     PurchaseSerializer,
+    SetupIntentSerializer,
     StatusSerializer,
 )
 from .throttling import DeclineBrake, PurchaseIPThrottle, PurchaseUserThrottle, StripeCallThrottle
@@ -30,6 +40,15 @@ ERRORS: dict[int | str, Any] = {
 THROTTLED = OpenApiResponse(
     ErrorSerializer, description="Too many requests (`Retry-After` says how long to wait)."
 )
+
+
+class StripeReadThrottle(StripeCallThrottle):
+    """The account page's reads that ask Stripe (the card on file, the invoices): per user, a
+    budget of their own (``BILLING_RATE_STRIPE_READS_USER``), so reading the page often never
+    uses up the budget of sync, cancel or paying an invoice, and those never block the page."""
+
+    scope = "stripe_reads"
+    setting = "BILLING_RATE_STRIPE_READS_USER"
 
 
 class ConfigView(APIView):
@@ -48,6 +67,7 @@ class ConfigView(APIView):
                 "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
                 "price": price.as_dict(),
                 "js_url": settings.STRIPE_JS_URL,
+                "portal": settings.BILLING_PORTAL_ENABLED,
             }
         )
 
@@ -150,3 +170,155 @@ class ResumeSubscriptionView(APIView):
     )
     def post(self, request: Request) -> Response:
         return Response(services.subscription_resume(user=request.user))  # type: ignore[arg-type]
+
+
+# --- After the purchase: the card, the invoices, the portal --------------------------------
+
+
+class PaymentMethodView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_throttles(self) -> list:
+        # A card change may attach and charge a card: the purchase limits and the
+        # declined-card brake apply (card testing); reading the card is an account-page read.
+        if self.request.method == "POST":
+            return [PurchaseUserThrottle(), PurchaseIPThrottle(), DeclineBrake()]
+        return [StripeReadThrottle()]
+
+    @extend_schema(
+        summary="The card the next renewal will charge",
+        responses={200: PaymentMethodSerializer, 429: THROTTLED, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(services.payment_method_get(user=request.user))  # type: ignore[arg-type]
+
+    @extend_schema(
+        summary="Make a new card the default, paying an open invoice with it",
+        request=PaymentMethodChangeSerializer,
+        responses={
+            200: PaymentMethodChangedSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="Not a pm_... id, unknown, or not the caller's card."
+            ),
+            402: OpenApiResponse(
+                ErrorSerializer, description="The card was refused; the old card stays."
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many attempts (per user or per address), or card payments "
+                "paused after many declines (`purchases_paused`).",
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PaymentMethodChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(
+            services.payment_method_set(
+                user=request.user,  # type: ignore[arg-type]
+                payment_method_id=serializer.validated_data["payment_method_id"],
+            )
+        )
+
+
+class SetupIntentView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
+
+    @extend_schema(
+        summary="A SetupIntent secret, to collect a new card in the browser",
+        request=None,
+        responses={201: SetupIntentSerializer, 429: THROTTLED, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        return Response(
+            services.setup_intent_create(user=request.user),  # type: ignore[arg-type]
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class InvoiceListView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeReadThrottle]
+
+    @extend_schema(
+        summary="The caller's invoices, newest first",
+        parameters=[InvoiceListQuerySerializer],
+        responses={
+            200: InvoiceListSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="A malformed query parameter."),
+            404: OpenApiResponse(
+                ErrorSerializer, description="`starting_after` is not one of the caller's invoices."
+            ),
+            429: THROTTLED,
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = InvoiceListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(
+            services.invoices_list(
+                user=request.user,  # type: ignore[arg-type]
+                starting_after=query.validated_data.get("starting_after"),
+                limit=query.validated_data["limit"],
+            )
+        )
+
+
+class InvoicePayView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
+
+    @extend_schema(
+        summary="Pay one of the caller's open invoices with the card on file",
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "invoice_id",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description=f"The invoice id ({INVOICE_ID}); anything else answers 404.",
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                InvoiceSerializer,
+                description="Paid, or `open` with `client_secret` when 3-D Secure is needed.",
+            ),
+            402: OpenApiResponse(ErrorSerializer, description="The card was refused."),
+            404: OpenApiResponse(ErrorSerializer, description="Not an invoice of the caller."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="The invoice is not open, or no card is on file."
+            ),
+            429: THROTTLED,
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, invoice_id: str) -> Response:
+        return Response(
+            services.invoice_pay(user=request.user, invoice_id=invoice_id)  # type: ignore[arg-type]
+        )
+
+
+class PortalSessionView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
+
+    @extend_schema(
+        summary="A link to Stripe's customer portal, back to /account",
+        request=None,
+        responses={
+            200: PortalSessionSerializer,
+            404: OpenApiResponse(
+                ErrorSerializer,
+                description="The portal is not offered here, or the caller has no Stripe "
+                "customer yet.",
+            ),
+            429: THROTTLED,
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return Response(services.portal_session_create(user=request.user))  # type: ignore[arg-type]

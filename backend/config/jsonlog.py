@@ -5,7 +5,8 @@ layers keep credentials out of the logs, whatever a log call passes:
 
 * the **values** of the secret settings in the environment (``DJANGO_SECRET_KEY``,
   ``STRIPE_SECRET_KEY``, ``STRIPE_WEBHOOK_SECRET``, ``JWT_SIGNING_KEY``, the LinkedIn secret,
-  passwords inside ``DATABASE_URL``/``REDIS_URL``...) are replaced wherever they appear;
+  ``EMAIL_HOST_PASSWORD``, passwords inside ``DATABASE_URL``/``REDIS_URL``...) are replaced
+  wherever they appear;
 * **shapes** of credentials: Stripe secret/restricted keys and webhook secrets, PaymentIntent
   client secrets, ``Stripe-Signature`` MACs, JWTs, ``Bearer`` tokens, cookie values of the
   session and CSRF cookies, passwords in URLs;
@@ -34,6 +35,7 @@ SECRET_ENV_NAMES = (
     "STRIPE_WEBHOOK_SECRET",
     "JWT_SIGNING_KEY",
     "SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_SECRET",
+    "EMAIL_HOST_PASSWORD",
 )
 # URLs whose password part is a secret.
 SECRET_URL_ENV_NAMES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")

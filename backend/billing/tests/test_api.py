@@ -96,6 +96,7 @@ def test_status_without_subscription_is_none(api, db):
         "current_period_end": None,
         "cancel_at_period_end": False,
         "subscription_id": None,
+        "payment_problem": None,
     }
 
 

@@ -36,6 +36,7 @@ def test_the_handled_types():
         "customer.subscription.deleted",
         "invoice.paid",
         "invoice.payment_failed",
+        "invoice.payment_action_required",
         "customer.deleted",
     }
     assert handled == events.HANDLED_TYPES

@@ -35,30 +35,34 @@ LAYERS: dict[str, set[str]] = {
     "checks": set(),
     "stripe_objects": set(),
     "stripe_client": set(),  # the only module that calls Stripe
+    "holders": set(),  # who holds a claim (task id, process) and whether it is gone
     "apps": {"checks"},
     # Reading state: the rule, the dj-stripe mirror, the stored rows.
     "entitlement": {"models", "stripe_objects"},
     "djstripe_sync": {"stripe_objects"},
+    "presenters": {"stripe_objects"},  # the contract's shapes of Stripe objects (pure)
     "selectors": {"models", "entitlement"},
     "permissions": {"selectors"},
     # Writing state: the locked account row, the inbox rows.
     "account_state": {"models", "entitlement", "djstripe_sync"},
-    "inbox": {"models"},
+    "inbox": {"models", "holders"},
     # Customer-level sync with Stripe, then event → effect, then the Celery tasks.
     "sync": {
         "models", "entitlement", "djstripe_sync", "stripe_objects", "stripe_client",
-        "account_state",
+        "account_state", "presenters",
     },
     "events": {"models", "stripe_objects", "sync"},
-    "tasks": {"inbox", "events", "sync"},
+    # The e-mails an event asks for and their sending states (it reads Stripe, writes rows).
+    "notifications": {"models", "stripe_objects", "stripe_client"},
+    "tasks": {"inbox", "events", "sync", "holders", "notifications"},
     # Requests: the services, the views on them, the webhook receiver, the admin.
     "services": {
         "models", "exceptions", "entitlement", "djstripe_sync", "stripe_objects",
-        "stripe_client", "account_state", "sync", "throttling",
+        "stripe_client", "account_state", "sync", "throttling", "presenters",
     },
     "views": {"serializers", "selectors", "services", "throttling"},
     "webhooks": {"models", "events", "inbox", "tasks"},
-    "admin": {"models", "inbox", "tasks"},
+    "admin": {"models", "inbox", "notifications", "tasks"},
     "urls": {"views", "webhooks"},
     "management.commands.create_stripe_data": {"exceptions", "stripe_client", "services"},
     "management.commands.sync_subscriptions": {"sync"},
@@ -260,7 +264,7 @@ def test_the_declared_layers_are_an_order() -> None:
 def test_the_graph_sees_billing() -> None:
     edges = {name: {i.target for i in found} for name, found in graph().items()}
     assert {"sync", "account_state", "stripe_client"} <= edges["services"]
-    assert edges["tasks"] == {"events", "inbox", "sync"}
+    assert edges["tasks"] == {"events", "holders", "inbox", "notifications", "sync"}
     assert "sync" in edges["management.commands.sync_subscriptions"]
 
 

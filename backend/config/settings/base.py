@@ -281,8 +281,13 @@ PAST_DUE_GRACE = timedelta(days=env.int("PAST_DUE_GRACE_DAYS", default=3))
 # An empty value (e.g. a blank line passed on by compose's env_file) means the default.
 BILLING_RATE_PURCHASE_USER = env.str("BILLING_RATE_PURCHASE_USER", default="") or "30/hour"
 BILLING_RATE_PURCHASE_IP = env.str("BILLING_RATE_PURCHASE_IP", default="") or "30/hour"
-# sync, cancel and resume share it.
+# sync, cancel, resume, a new SetupIntent, paying an invoice and the portal link share it.
 BILLING_RATE_STRIPE_CALLS_USER = env.str("BILLING_RATE_STRIPE_CALLS_USER", default="") or "30/hour"
+# The account page's reads that ask Stripe (the card on file, the invoices): a budget of their own.
+BILLING_RATE_STRIPE_READS_USER = env.str("BILLING_RATE_STRIPE_READS_USER", default="") or "300/hour"
+# Offer Stripe's hosted customer portal (POST /api/stripe/portal-session/, config's "portal"):
+# configure it in the Stripe dashboard first (Settings -> Billing -> Customer portal).
+BILLING_PORTAL_ENABLED = env.bool("BILLING_PORTAL_ENABLED", default=False)
 # Card testing: this many declined cards site-wide within the minutes below pause server-side
 # card purchases (payment_method_id) until the window has room again.
 BILLING_DECLINE_BRAKE_LIMIT = env.int("BILLING_DECLINE_BRAKE_LIMIT", default=25)
@@ -361,6 +366,34 @@ BILLING_WEBHOOK_STALE_AFTER = timedelta(seconds=env.int("BILLING_WEBHOOK_STALE_A
 # After this many processing attempts an event is `failed` (the task's own retries included).
 BILLING_WEBHOOK_MAX_ATTEMPTS = env.int("BILLING_WEBHOOK_MAX_ATTEMPTS", default=10)
 
+# --- E-mail: billing's transactional mails (billing/notifications.py) over SMTP -----------
+# `make run` / `make stack` point these at their dev mail server on loopback (tools/devstack);
+# production sets its provider's SMTP relay (docs/deploy.md). Unset EMAIL_HOST: mails wait and
+# retry, then show as failed in the admin.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+# (`or`: an empty value, as compose's env_file passes a blank line, means the default.)
+EMAIL_PORT = int(env.str("EMAIL_PORT", default="") or 587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Django waits forever for an SMTP server by default; a hung relay must not hold a worker.
+EMAIL_TIMEOUT = int(env.str("EMAIL_TIMEOUT", default="") or 10)
+DEFAULT_FROM_EMAIL = (
+    env.str("DEFAULT_FROM_EMAIL", default="") or "Open SEC Data <billing@localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A mail whose SMTP delivery failed is tried again after 60 s, 120 s, 240 s... (at most the
+# cap), up to the attempts below; then it is `failed` (the admin retries it).
+BILLING_EMAIL_MAX_ATTEMPTS = env.int("BILLING_EMAIL_MAX_ATTEMPTS", default=10)
+BILLING_EMAIL_RETRY_SECONDS = env.int("BILLING_EMAIL_RETRY_SECONDS", default=60)
+BILLING_EMAIL_RETRY_MAX_SECONDS = env.int("BILLING_EMAIL_RETRY_MAX_SECONDS", default=3600)
+# A `pending` mail this long past its time has lost its task (broker down): the sweep enqueues it.
+BILLING_EMAIL_SWEEP_AFTER = timedelta(seconds=env.int("BILLING_EMAIL_SWEEP_AFTER", default=120))
+# A `sending` claim this old belongs to a worker that died mid-send: the sweep marks it `failed`
+# (it may have gone out; never sent twice by itself — the admin's Retry decides).
+BILLING_EMAIL_STALE_AFTER = timedelta(seconds=env.int("BILLING_EMAIL_STALE_AFTER", default=600))
+
 # EDGAR (filings.edgar, manage.py ingest_13f). The SEC's fair-access rules: a User-Agent
 # naming a contact ("Open SEC Data admin@example.com"), at most 10 requests/second per
 # client: shared by all workers through Redis (EDGAR_REDIS_URL, default REDIS_URL or the
@@ -377,6 +410,11 @@ EDGAR_BACKOFF_SECONDS = env.float("EDGAR_BACKOFF_SECONDS", default=2.0)
 EDGAR_MAX_RETRIES = env.int("EDGAR_MAX_RETRIES", default=5)
 # A filing claimed by a worker this long ago without a result: the worker died, take it over.
 EDGAR_INGEST_STALE_SECONDS = env.int("EDGAR_INGEST_STALE_SECONDS", default=900)
+# Filings per task: one claim, one store transaction and one COPY of holdings for all.
+EDGAR_INGEST_CHUNK = env.int("EDGAR_INGEST_CHUNK", default=25)
+# A task stores what it fetched at least this often (at the SEC's 10/s a chunk takes a while;
+# a worker killed meanwhile has to fetch only that much again).
+EDGAR_INGEST_FLUSH_SECONDS = env.float("EDGAR_INGEST_FLUSH_SECONDS", default=5.0)
 # The nightly ingest of the current quarter (Celery beat): off unless asked for.
 EDGAR_INGEST_BEAT = env.bool("EDGAR_INGEST_BEAT", default=False)
 
@@ -385,6 +423,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.sweep_webhook_events",
         "schedule": timedelta(seconds=env.int("BILLING_WEBHOOK_SWEEP_SECONDS", default=180)),
         "options": {"expires": 120},
+    },
+    "billing-sweep-emails": {
+        "task": "billing.sweep_billing_emails",
+        "schedule": timedelta(seconds=env.int("BILLING_EMAIL_SWEEP_SECONDS", default=60)),
+        "options": {"expires": 50},
     },
     "billing-reconcile-subscriptions": {
         "task": "billing.reconcile_subscriptions",

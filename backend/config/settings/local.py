@@ -14,7 +14,13 @@ from devtools.offline import (
 )
 
 from .base import *  # noqa: F403
-from .base import SIMPLE_JWT, SITE_URL, SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY, STRIPE_SECRET_KEY
+from .base import (
+    SIMPLE_JWT,
+    SITE_URL,
+    SOCIAL_AUTH_LINKEDIN_OPENIDCONNECT_KEY,
+    STRIPE_SECRET_KEY,
+    VAR_DIR,
+)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 DEVTOOLS_ALLOWED = True
@@ -35,6 +41,13 @@ if not STRIPE_SECRET_KEY:
     STRIPE_API_HOST_OVERRIDE = STRIPE_API_HOST
     STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
     STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="/js.stripe.com/v3/")
+
+# The stand-in has a portal page of its own; with real Stripe keys, configure the portal first.
+BILLING_PORTAL_ENABLED = env.bool("BILLING_PORTAL_ENABLED", default=True)
+
+# The dev mailbox page (/_dev/mailbox/, devtools/mailbox.py) reads this Maildir, which the dev
+# mail server of `make run` (tools/devstack/devstack/mailserver.py) writes.
+DEV_MAILBOX_DIR = env.str("DEV_MAILBOX_DIR", default=str(VAR_DIR / "mailbox"))
 
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="dev-only-jwt-signing-key-0123456789abcdef")
 SIMPLE_JWT["SIGNING_KEY"] = JWT_SIGNING_KEY

@@ -93,6 +93,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")
 )
 
+# --- E-mail (billing's receipts and payment notices) --------------------------------------
+# base.py reads EMAIL_HOST, EMAIL_PORT (587), EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and
+# DEFAULT_FROM_EMAIL from the environment; STARTTLS is on here unless EMAIL_USE_TLS=false (a
+# relay on the same host). `check --deploy` warns while EMAIL_HOST or a real sender is missing,
+# and when a password would cross the network without TLS (billing/checks.py).
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS") if env.str("EMAIL_USE_TLS", default="") else True
+
 # --- Logs: one JSON object a line on stderr, secrets redacted -----------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -9,7 +9,12 @@ worker + beat) can be exercised on one machine with no Stripe or LinkedIn accoun
   the dev LinkedIn (``/_dev/oidc/``) are accepted and mounted;
 * plain http on loopback: ``SECURE_SSL_REDIRECT``, the ``Secure`` cookie flags and
   ``SOCIAL_AUTH_REDIRECT_IS_HTTPS`` are off (there is no TLS here, and a forced https
-  redirect_uri could not be reached). HSTS and every other production setting stay.
+  redirect_uri could not be reached). HSTS and every other production setting stay;
+* ``BILLING_PORTAL_ENABLED`` defaults to on: the stand-in answers portal sessions with a page of
+  its own (production's default is off until the portal is configured at Stripe);
+* ``DEV_MAILBOX_DIR``: the dev mailbox page (``/_dev/mailbox/``) reads the Maildir of the
+  stack's dev mail server, to which ``devstack.stack`` points ``EMAIL_HOST``/``EMAIL_PORT``
+  (plain SMTP on loopback; the e-mail settings themselves are production's).
 
 It refuses to load unless ``OPENSEC_STACK_E2E=1`` is in the environment (``devstack.stack``
 in tools/devstack sets it for the processes it starts), it refuses live Stripe keys, and
@@ -22,6 +27,8 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.env import env
+
 if os.environ.get("OPENSEC_STACK_E2E") != "1":
     raise ImproperlyConfigured(
         "config.settings.stack is the test-only `make stack` configuration (production plus "
@@ -30,7 +37,7 @@ if os.environ.get("OPENSEC_STACK_E2E") != "1":
     )
 
 from .production import *  # noqa: F403
-from .production import STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY
+from .production import STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY, VAR_DIR
 
 if STRIPE_SECRET_KEY.startswith("sk_live_") or STRIPE_PUBLISHABLE_KEY.startswith("pk_live_"):
     raise ImproperlyConfigured(
@@ -54,6 +61,12 @@ SILENCED_SYSTEM_CHECKS = ["djstripe.W002"]
 
 # The Stripe.js stand-in is served same-origin through Django's dev proxy.
 STRIPE_JS_URL = "/js.stripe.com/v3/"
+
+# The stand-in serves a customer portal page of its own (production's default is off).
+BILLING_PORTAL_ENABLED = env.bool("BILLING_PORTAL_ENABLED", default=True)
+
+# The dev mailbox page (/_dev/mailbox/) reads the Maildir of the stack's dev mail server.
+DEV_MAILBOX_DIR = env.str("DEV_MAILBOX_DIR", default=str(VAR_DIR / "mailbox"))
 
 if not os.environ.get("OPENSEC_STACK_QUIET"):
     print(

@@ -31,6 +31,9 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "STRIPE_API_HOST": "",
+    # An SMTP relay and a real sender, or check --deploy warns (billing.W001/W002).
+    "EMAIL_HOST": "smtp.mailprovider.example",
+    "DEFAULT_FROM_EMAIL": "billing@opensecdata.example",
 }
 
 

@@ -3,9 +3,10 @@
     cd backend && python -m devstack.run       (with the project's .venv; `make run`)
 
 Starts, in order: the offline Stripe stand-in (unless ``STRIPE_SECRET_KEY`` is set),
-migrations, the Premium price, the demo 13F data, a Celery worker and beat, and Django on
-``http://127.0.0.1:$PORT``. Real services take over when their keys/URLs are in the
-environment or ``.env``. Ctrl-C (or SIGTERM) stops everything this started.
+migrations, the Premium price, the demo 13F data, the dev mail server (unless ``EMAIL_HOST``
+is set; its Maildir ``<var dir>/mailbox`` is shown at ``/_dev/mailbox/``), a Celery worker
+and beat, and Django on ``http://127.0.0.1:$PORT``. Real services take over when their
+keys/URLs are in the environment or ``.env``. Ctrl-C (or SIGTERM) stops everything this started.
 
 Options for scripts (browser tests), all optional; without them nothing changes:
 
@@ -13,8 +14,9 @@ Options for scripts (browser tests), all optional; without them nothing changes:
 * ``--var-dir DIR``: SQLite database, Celery broker and beat schedule, the stand-in's state
   and the dev OIDC key live in DIR instead of ``var/`` (passed to every child as ``VAR_DIR``).
 * ``--ready-file PATH``: once Django answers HTTP, write ``{"url": ..., "stripe_url": ...,
-  "pids": {"celery": ..., "django": ...}}`` there (atomically; ``stripe_url`` is null with
-  real Stripe).
+  "mailbox_url": ..., "pids": {"mail": ..., "celery": ..., "django": ...}}`` there
+  (atomically; ``stripe_url`` is null with real Stripe, ``mailbox_url`` with a real
+  ``EMAIL_HOST``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 # The project's one reader of the environment: it loads .env into os.environ (the
 # environment wins), so this runner and every child see the same settings.
 from config.env import env
+from devstack import mailserver
 from devstack.paths import PY, ROOT, say
 from devstack.processes import (
     Supervisor,
@@ -79,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         if offline:
             state_dir = var_dir / "fakestripe"  # kept: customers survive a restart
             state_dir.mkdir(parents=True, exist_ok=True)
-            fake = stack.enter_context(FakeStripe(state_dir=state_dir))
+            # Its hosted pages (invoice page/PDF, billing portal) reach the browser through the
+            # app's dev proxy, /_dev/_stripe/ (backend/devtools/stripe_proxy.py).
+            public_url = environ["SITE_URL"].rstrip("/") + "/_dev"
+            fake = stack.enter_context(FakeStripe(state_dir=state_dir, public_url=public_url))
             assert fake.url is not None
             environ["STRIPE_API_HOST"] = fake.url
             say(f"offline Stripe stand-in at {fake.url} (set STRIPE_SECRET_KEY to use Stripe)")
@@ -97,7 +103,21 @@ def main(argv: list[str] | None = None) -> int:
             fake.register_webhook(f"{site}/api/stripe-webhooks/", secret)
             say(f"the stand-in sends its webhooks to {site}/api/stripe-webhooks/")
 
+        # E-mails go to the dev mail server on loopback, unless EMAIL_HOST names a real relay.
+        mail_port = None if environ.get("EMAIL_HOST") else free_port()
+        if mail_port is not None:
+            maildir = var_dir / "mailbox"  # kept, like the database the mails came from
+            environ.update(mailserver.app_environ(port=mail_port, maildir=maildir))
         supervisor = Supervisor(environ)  # output to this terminal
+        if mail_port is not None:
+            mail = supervisor.start("mail", mailserver.command(maildir=maildir, port=mail_port))
+            wait_for_port(mail_port, proc=mail.popen)
+            say(
+                f"e-mails go to the dev mail server 127.0.0.1:{mail_port} (set EMAIL_HOST for SMTP)"
+            )
+        else:
+            say(f"e-mails go to EMAIL_HOST={environ['EMAIL_HOST']} (the dev mail server is off)")
+        mailbox_url = f"{site}/_dev/mailbox/" if mail_port is not None else None
         supervisor.start(
             "celery",
             [
@@ -120,14 +140,16 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "url": site,
                     "stripe_url": fake.url if fake else None,
+                    "mailbox_url": mailbox_url,
                     "pids": {proc.name: proc.popen.pid for proc in supervisor.procs},
                 },
             )
             say(f"ready: {args.ready_file}")
+        stripe_note = "offline stand-in, card 4242 4242 4242 4242" if offline else "test mode"
         print(
             f"\n  Open {site}/  (API docs: {site}/api/docs/, admin: {site}/admin/)\n"
-            f"  Stripe: {'offline stand-in, card 4242 4242 4242 4242' if offline else 'test mode'}"
-            "\n  Ctrl-C stops everything.\n",
+            + (f"  E-mails sent: {mailbox_url}\n" if mailbox_url else "")
+            + f"  Stripe: {stripe_note}\n  Ctrl-C stops everything.\n",
             flush=True,
         )
         try:

@@ -17,10 +17,11 @@ the offline Stripe (tools/fakestripe, its webhooks registered to NGINX's
 stand-ins, so the processes run ``config.settings.stack`` (production + ``DEVTOOLS_ALLOWED``,
 loadable only with ``OPENSEC_STACK_E2E=1``, plain http on loopback; docs/deploy.md).
 
-Start-up runs collectstatic, migrate, createcachetable, create_stripe_data and
-load_13f --demo, then prints the URL and, with ``--ready-file``, writes a JSON file (see
-``ready_info``) once every part answers. Ctrl-C or SIGTERM stops everything it started, in
-order; the logs stay in ``--log-dir`` (default var/stack/).
+E-mails go to the dev mail server (devstack.mailserver, plain SMTP on loopback; the Maildir is
+shown at ``/_dev/mailbox/``). Start-up runs collectstatic, migrate, createcachetable,
+create_stripe_data and load_13f --demo, then prints the URL and, with ``--ready-file``, writes
+a JSON file (see ``ready_info``) once every part answers. Ctrl-C or SIGTERM stops everything
+it started, in order; the logs stay in ``--log-dir`` (default var/stack/).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack import mailserver
 from devstack.nginx import (
     nginx_binary,
     nginx_command,
@@ -53,6 +55,7 @@ from devstack.processes import (
     manage,
     postgres_server,
     redis_server,
+    wait_for_port,
     wait_http,
     write_ready_file,
 )
@@ -150,6 +153,8 @@ def ready_info(stack: Stack, *, fake_secret: str, fake_publishable: str) -> dict
             "webhook_url": f"{stack.url}/api/stripe-webhooks/",
         },
         "oidc_issuer": f"{stack.url}/_dev/oidc",
+        # What the app e-mailed (the dev mail server's Maildir; ?format=json for tests).
+        "mailbox_url": f"{stack.url}/_dev/mailbox/",
         "log_dir": str(stack.log_dir),
         "nginx_config": str(stack.run_dir / "nginx" / "nginx.conf"),
     }
@@ -201,6 +206,9 @@ def run(args: argparse.Namespace) -> int:
             port = args.port or free_port()
             gunicorn_port = free_port()
             site = f"http://127.0.0.1:{port}"
+            # Its hosted pages (invoice page/PDF, billing portal) reach the browser through
+            # NGINX's /_dev/ → Django's dev proxy, /_dev/_stripe/ (devtools/stripe_proxy.py).
+            fake.set_public_url(f"{site}/_dev")
             webhook_secret = "whsec_stack" + secrets.token_hex(16)
             environ = stack_environ(
                 site=site,
@@ -215,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
                 workers=args.workers,
             )
             (run_dir / "var").mkdir()
+            # E-mails: production's SMTP settings, pointed at the dev mail server on loopback.
+            mail_port = free_port()
+            maildir = run_dir / "var" / "mailbox"
+            environ.update(mailserver.app_environ(port=mail_port, maildir=maildir))
             stack = Stack(
                 url=site,
                 backend_url=f"http://127.0.0.1:{gunicorn_port}",
@@ -232,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
             manage(quiet, "create_stripe_data")
             manage(quiet, "load_13f", "--demo")
 
+            mail = stack.supervisor.start(
+                "mail", mailserver.command(maildir=maildir, port=mail_port)
+            )
+            wait_for_port(mail_port, proc=mail.popen)
             stack.supervisor.start("gunicorn", GUNICORN_CMD)
             stack.supervisor.start("celery-worker", WORKER_CMD)
             stack.supervisor.start(
@@ -277,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"\n  Open {site}/   (NGINX -> gunicorn {stack.backend_url}, production settings"
                 " + stand-ins)\n"
-                f"  API docs {site}/api/docs/   logs {log_dir}/\n"
+                f"  API docs {site}/api/docs/   logs {log_dir}/   e-mails {site}/_dev/mailbox/\n"
                 "  Stripe: offline stand-in, card 4242 4242 4242 4242; LinkedIn: the dev stand-in\n"
                 + (f"  ready file: {ready_file}\n" if ready_file else "")
                 + "  Ctrl-C stops everything.\n",

@@ -1,0 +1,510 @@
+"""Billing's transactional e-mails: which Stripe event asks for which mail, each sent once.
+
+==========================  ===================================  ===============================
+kind                        event                                sent when
+==========================  ===================================  ===============================
+``receipt``                 ``invoice.paid``                     ``amount_paid`` > 0
+``payment_failed``          ``invoice.payment_failed``           a renewal's charge failed (not
+                                                                 only for want of 3-D Secure)
+``action_required``         ``invoice.payment_action_required``  a renewal's charge awaits 3-D
+                                                                 Secure
+``cancellation_scheduled``  ``customer.subscription.updated``    ``cancel_at_period_end`` became
+                                                                 true (``previous_attributes``)
+``subscription_ended``      ``customer.subscription.deleted``    a subscription that was paid
+                                                                 for ended
+==========================  ===================================  ===============================
+
+The rules beyond the table, each a decision written down:
+
+* **Renewals only** for ``payment_failed`` and ``action_required``: the first invoice is paid in
+  the purchase page, which shows the decline or the 3-D Secure challenge at once.
+* **One mail when a renewal needs authentication.** Stripe then sends both
+  ``invoice.payment_action_required`` and ``invoice.payment_failed``. The payload of the
+  current API carries no PaymentIntent, so the failed mail re-reads the invoice with it
+  (``stripe_client.INVOICE_INTENT_EXPAND``): a PaymentIntent in ``requires_action``, or a last
+  error ``authentication_required``, makes ``payment_failed`` a ``skipped`` row — the
+  ``action_required`` mail asks for the one thing to do. Either mail is also skipped when the
+  invoice, re-read, is no longer ``open`` (paid or voided meanwhile: nothing left to do).
+* **"Premium ended" only after Premium**: a ``canceled`` subscription whose first invoice was
+  never paid (a purchase given up) sends nothing; ``incomplete_expired`` neither.
+* **To** the e-mail address of the user whose billing account has the event's customer (after
+  the event's effect, so a customer adopted by it counts). No account: no row; no address: a
+  ``skipped`` row.
+
+A mail's life (each step one UPDATE conditioned on the state it leaves)::
+
+    (event processed) --event_emails_create--> pending | skipped
+    pending, due --email_claim--> sending --email_sent----> sent
+                                          --email_release-> pending  (SMTP failed: backoff)
+                                          --email_failed--> failed   (out of attempts, refused)
+    pending, its task lost --emails_due--> pending, enqueued again (the sweep)
+    sending, claimed too long ago --emails_due--> failed  (worker died mid-send: maybe sent)
+    failed --emails_retry--> pending  (the admin's Retry)
+
+The row is unique per (event, kind), so a redelivered event, a replayed one and a second
+drain find the row made by the first; the claim lets one task send it, so a duplicated or
+redelivered task finds it ``sending`` or ``sent`` and does nothing. A worker that dies after the
+SMTP server took the message but before ``sent`` is stored is the one case that cannot be
+told apart from one that died before: such a row becomes ``failed`` with a sentence saying so,
+and only the admin's Retry sends it again (at most once by itself, never twice).
+
+The Celery tasks that drive this are in :mod:`billing.tasks`; the admin in :mod:`billing.admin`.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import quote
+
+import stripe
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from . import stripe_client
+from .models import BillingAccount, BillingEmail, WebhookEvent
+from .stripe_objects import field as stripe_field
+from .stripe_objects import object_id, timestamp
+
+logger = logging.getLogger(__name__)
+
+Kind = BillingEmail.Kind
+Status = BillingEmail.Status
+
+SITE_NAME = "Open SEC Data"
+#: A task may claim a mail this much before its ``next_attempt_at`` (the broker's countdown
+#: and the database's clock need not agree to the millisecond).
+CLAIM_EARLY = timedelta(seconds=5)
+#: Stripe errors that are worth retrying the event for (Stripe unreachable, rate-limited, 5xx);
+#: any other error of the re-reads below means "cannot tell", and the mail is sent.
+STRIPE_TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+#: Currencies without minor units (amounts are whole units at Stripe).
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+     "xaf", "xof", "xpf"}
+)  # fmt: skip
+SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
+
+
+class EmailNotConfigured(smtplib.SMTPException):
+    """SMTP is the backend but ``EMAIL_HOST`` is empty: waited on and retried like an outage."""
+
+
+#: What a failed delivery raises: the relay unreachable or refusing (retried with backoff).
+SEND_ERRORS: tuple[type[BaseException], ...] = (OSError, smtplib.SMTPException)
+
+
+# --- Writing out amounts, dates and links ---------------------------------------------------
+
+
+def money_format(*, amount: int, currency: str) -> str:
+    """``2000, "usd"`` → ``"$20.00"``; other currencies ``"20.00 CHF"``; minor units as Stripe
+    counts them (none for yen and the like)."""
+    code = (currency or "usd").lower()
+    value = f"{amount:,}" if code in ZERO_DECIMAL else f"{amount / 100:,.2f}"
+    symbol = SYMBOLS.get(code)
+    return f"{symbol}{value}" if symbol else f"{value} {code.upper()}"
+
+
+def date_format(value: datetime | None) -> str:
+    """``"December 1, 2026"`` (UTC, as Stripe's dashboard shows dates); ``""`` for None."""
+    if value is None:
+        return ""
+    day = value.astimezone(UTC) if timezone.is_aware(value) else value
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def site_link(path: str) -> str:
+    """An absolute link to a page of the web app (``SITE_URL`` + ``path``)."""
+    return f"{settings.SITE_URL.rstrip('/')}{path}"
+
+
+def _web_url(value: Any) -> str:
+    """``value`` if it is an http(s) URL (Stripe's hosted pages), else ``""``: nothing else
+    becomes a link in a mail."""
+    text = str(value or "")
+    return text if text.startswith(("https://", "http://")) else ""
+
+
+# --- Which mails an event asks for ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One mail an event asks for: its kind, whose customer, the facts it shows, and the reason
+    it is not sent (``skip``), if any."""
+
+    kind: str
+    customer_id: str
+    facts: dict[str, str] = field(default_factory=dict)
+    skip: str = ""
+
+
+def _amount(obj: Mapping[str, Any], key: str) -> str:
+    return money_format(amount=int(obj.get(key) or 0), currency=str(obj.get("currency") or ""))
+
+
+def _renewal(obj: Mapping[str, Any]) -> bool:
+    """Not the first invoice of a subscription (see the module docstring, "Renewals only")."""
+    return obj.get("billing_reason") != "subscription_create"
+
+
+def _line_period(obj: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """The service period of an invoice's first line (the invoice's own period_start/end are
+    the previous period for a renewal, at Stripe)."""
+    lines = (obj.get("lines") or {}).get("data") or []
+    period = (lines[0].get("period") or {}) if lines and isinstance(lines[0], Mapping) else {}
+    return timestamp(period.get("start")), timestamp(period.get("end"))
+
+
+def _receipt(obj: Mapping[str, Any], event: WebhookEvent) -> list[Planned]:
+    if int(obj.get("amount_paid") or 0) <= 0:
+        return []  # a $0 invoice (a trial, a full discount) is no payment to confirm
+    paid_at = timestamp((obj.get("status_transitions") or {}).get("paid_at")) or event.created
+    start, end = _line_period(obj)
+    facts = {
+        "amount": _amount(obj, "amount_paid"),
+        "invoice_id": str(obj.get("id") or ""),
+        "invoice_number": str(obj.get("number") or obj.get("id") or ""),
+        "paid_on": date_format(paid_at),
+        "period_start": date_format(start),
+        "period_end": date_format(end),
+        # Stripe's hosted invoice page (receipt and PDF); without one, the account's list.
+        "invoice_url": _web_url(obj.get("hosted_invoice_url")) or site_link("/account"),
+        "account_url": site_link("/account"),
+    }
+    return [Planned(Kind.RECEIPT, object_id(obj.get("customer")), facts)]
+
+
+def _invoice_now(invoice_id: str) -> Any | None:
+    """The invoice as Stripe has it now, its PaymentIntent expanded; None if Stripe cannot
+    say (the mail is then sent as the event tells). A transient error propagates: the event
+    is retried."""
+    try:
+        return stripe_client.invoice_retrieve(
+            invoice_id, expand=stripe_client.INVOICE_INTENT_EXPAND
+        )
+    except STRIPE_TRANSIENT:
+        raise
+    except stripe.StripeError as exc:
+        logger.warning("Invoice %s not re-read for its e-mail: %s", invoice_id, exc)
+        return None
+
+
+def _payment_intent(invoice: Any) -> Any | None:
+    """The invoice's (default) PaymentIntent from its expanded ``payments``; None if none."""
+    payments = stripe_field(stripe_field(invoice, "payments"), "data") or []
+    chosen = None
+    for payment in payments:
+        intent = stripe_field(stripe_field(payment, "payment"), "payment_intent")
+        if intent is not None and not isinstance(intent, str):
+            chosen = intent
+            if stripe_field(payment, "is_default"):
+                break
+    return chosen
+
+
+def _needs_authentication(intent: Any) -> bool:
+    error = stripe_field(intent, "last_payment_error")
+    return stripe_field(intent, "status") == "requires_action" or (
+        stripe_field(error, "code") == "authentication_required"
+    )
+
+
+def _payment_problem(obj: Mapping[str, Any], kind: str) -> list[Planned]:
+    if not _renewal(obj):
+        return []
+    invoice_id = str(obj.get("id") or "")
+    facts = {
+        "amount": _amount(obj, "amount_due"),
+        "invoice_id": invoice_id,
+        "next_attempt": date_format(timestamp(obj.get("next_payment_attempt"))),
+        "account_url": site_link("/account"),
+        "confirm_url": site_link(f"/account/confirm-payment?invoice={quote(invoice_id)}"),
+    }
+    customer_id = object_id(obj.get("customer"))
+    skip = ""
+    invoice = _invoice_now(invoice_id) if invoice_id else None
+    if invoice is not None:
+        status = stripe_field(invoice, "status")
+        intent = _payment_intent(invoice)
+        if status != "open":
+            skip = f"the invoice is {status} now: nothing left to pay"
+        elif kind == Kind.PAYMENT_FAILED and intent is not None and _needs_authentication(intent):
+            skip = "the charge needs authentication: the action_required mail asks for it"
+    return [Planned(kind, customer_id, facts, skip)]
+
+
+def _cancellation(obj: Mapping[str, Any], previous: Mapping[str, Any]) -> list[Planned]:
+    became = previous.get("cancel_at_period_end") is False and obj.get("cancel_at_period_end")
+    if not became:
+        return []
+    items = (obj.get("items") or {}).get("data") or []
+    item_end = items[0].get("current_period_end") if items else None
+    ends = timestamp(obj.get("cancel_at") or item_end or obj.get("current_period_end"))
+    facts = {"ends_on": date_format(ends), "account_url": site_link("/account")}
+    return [Planned(Kind.CANCELLATION_SCHEDULED, object_id(obj.get("customer")), facts)]
+
+
+def _ended(obj: Mapping[str, Any], event: WebhookEvent) -> list[Planned]:
+    if obj.get("status") != "canceled":
+        return []  # incomplete_expired: the first payment never went through
+    ended = timestamp(obj.get("ended_at") or obj.get("canceled_at")) or event.created
+    facts = {
+        "ended_on": date_format(ended),
+        "premium_url": site_link("/premium"),
+        "account_url": site_link("/account"),
+    }
+    skip = ""
+    latest = object_id(obj.get("latest_invoice"))
+    invoice = _invoice_now(latest) if latest else None
+    never_paid = latest == "" or (
+        invoice is not None
+        and stripe_field(invoice, "billing_reason") == "subscription_create"
+        and stripe_field(invoice, "status") != "paid"
+    )
+    if never_paid:
+        skip = "the subscription was never paid for: Premium never started"
+    return [Planned(Kind.SUBSCRIPTION_ENDED, object_id(obj.get("customer")), facts, skip)]
+
+
+def event_emails_plan(event: WebhookEvent) -> list[Planned]:
+    """The mails ``event`` asks for (see the module docstring); may re-read Stripe."""
+    data = event.payload.get("data") or {}
+    obj = data.get("object") or {}
+    if event.type == "invoice.paid":
+        return _receipt(obj, event)
+    if event.type == "invoice.payment_failed":
+        return _payment_problem(obj, Kind.PAYMENT_FAILED)
+    if event.type == "invoice.payment_action_required":
+        return _payment_problem(obj, Kind.ACTION_REQUIRED)
+    if event.type == "customer.subscription.updated":
+        return _cancellation(obj, data.get("previous_attributes") or {})
+    if event.type == "customer.subscription.deleted":
+        return _ended(obj, event)
+    return []
+
+
+SUBJECTS = {
+    Kind.RECEIPT: "Your receipt from {site}: {amount}",
+    Kind.PAYMENT_FAILED: "Your payment of {amount} failed: update your card to keep Premium",
+    Kind.ACTION_REQUIRED: "Please confirm your payment of {amount} to keep Premium",
+    Kind.CANCELLATION_SCHEDULED: "Your Premium subscription ends on {ends_on}",
+    Kind.SUBSCRIPTION_ENDED: "Your Premium subscription has ended",
+}
+
+
+def event_emails_create(*, event: WebhookEvent) -> list[int]:
+    """Store the mails ``event`` asks for, once; the ids of the new ``pending`` rows.
+
+    Called by the worker after the event's effect. A row that exists already (the event
+    delivered again, replayed, or processed by a second drain) is left as it is, so each
+    (event, kind) gets at most one mail however often this runs. Transient Stripe errors of
+    the re-reads propagate (the caller retries the event).
+    """
+    if BillingEmail.objects.filter(event_id=event.pk).exists():
+        # Delivered or replayed again: its mail was decided the first time (each event type
+        # asks for one kind), so Stripe is not asked again either.
+        return []
+    created: list[int] = []
+    for plan in event_emails_plan(event):
+        account = (
+            BillingAccount.objects.select_related("user")
+            .filter(stripe_customer_id=plan.customer_id)
+            .first()
+            if plan.customer_id
+            else None
+        )
+        if account is None:
+            logger.info("Stripe event %s: no account for customer %r, no %s e-mail",
+                        event.pk, plan.customer_id, plan.kind)  # fmt: skip
+            continue
+        user = account.user
+        facts = dict(plan.facts)
+        # After the effect: how long Premium lasts (the grace of a past_due subscription).
+        premium_left = account.premium_until is not None and account.premium_until > timezone.now()
+        if plan.kind in (Kind.PAYMENT_FAILED, Kind.ACTION_REQUIRED) and premium_left:
+            facts["premium_until"] = date_format(account.premium_until)
+        skip = plan.skip or ("" if user.email else "the user has no e-mail address")
+        row = BillingEmail(
+            event_id=event.pk,
+            kind=plan.kind,
+            user=user,
+            to=user.email or "",
+            subject=SUBJECTS[Kind(plan.kind)].format(site=SITE_NAME, **facts)[:255],
+            context=facts,
+            status=Status.SKIPPED if skip else Status.PENDING,
+            last_error=skip,
+        )
+        try:
+            with transaction.atomic():  # a savepoint: the duplicate's error stays in here
+                row.save(force_insert=True)
+        except IntegrityError:
+            continue  # (event, kind) has its row: delivered or replayed again
+        if skip:
+            logger.info("Billing e-mail %s (%s, event %s) skipped: %s",
+                        row.pk, plan.kind, event.pk, skip)  # fmt: skip
+        else:
+            created.append(row.pk)
+    return created
+
+
+# --- Sending ---------------------------------------------------------------------------------
+
+
+def email_claim(email_id: int, *, now: datetime | None = None) -> BillingEmail | None:
+    """Take a mail for sending, atomically; None if it is not due, someone has it, or it is over.
+
+    One conditional UPDATE: only a ``pending`` row whose ``next_attempt_at`` has come (within
+    :data:`CLAIM_EARLY`) moves to ``sending``, its attempts counted. Of any number of
+    concurrent claims (a duplicated task, a redelivered one, the sweep's) exactly one wins.
+    """
+    now = now or timezone.now()
+    claimed = BillingEmail.objects.filter(
+        pk=email_id, status=Status.PENDING, next_attempt_at__lte=now + CLAIM_EARLY
+    ).update(status=Status.SENDING, status_changed_at=now, attempts=F("attempts") + 1)
+    if claimed != 1:
+        return None
+    return BillingEmail.objects.get(pk=email_id)
+
+
+def email_render(email: BillingEmail) -> tuple[str, str]:
+    """The plain-text and HTML bodies of ``email`` (``billing/email/<kind>.txt`` / ``.html``)."""
+    context = {**email.context, "site_name": SITE_NAME, "subject": email.subject}
+    text = render_to_string(f"billing/email/{email.kind}.txt", context)
+    html = render_to_string(f"billing/email/{email.kind}.html", context)
+    return text, html
+
+
+def _sender_domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def email_deliver(email: BillingEmail) -> None:
+    """Hand a claimed mail to the SMTP relay (``EMAIL_*`` settings); raises what SMTP raised.
+
+    The Message-ID is derived from the event and kind, so that even a mail sent twice by
+    hand (the admin's Retry after an interrupted send) is one message to the receiving side.
+    """
+    if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend") and not settings.EMAIL_HOST:
+        raise EmailNotConfigured("EMAIL_HOST is not set: no SMTP relay to send billing e-mails to")
+    text, html = email_render(email)
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        headers={
+            "Message-ID": f"<{email.event_id}.{email.kind}@{_sender_domain()}>",
+            # Transactional: no out-of-office replies, no auto-forward loops (RFC 3834).
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    message.send(fail_silently=False)
+
+
+def email_error_permanent(error: BaseException) -> bool:
+    """True when retrying cannot help: the relay refused every recipient for good (5xx)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    return False
+
+
+def email_backoff(*, attempts: int) -> int:
+    """Seconds before the next attempt after ``attempts`` failed ones: the first wait is
+    ``BILLING_EMAIL_RETRY_SECONDS``, doubled each time, at most ``..._RETRY_MAX_SECONDS``."""
+    base = settings.BILLING_EMAIL_RETRY_SECONDS
+    return int(min(base * 2 ** max(attempts - 1, 0), settings.BILLING_EMAIL_RETRY_MAX_SECONDS))
+
+
+def _describe(error: BaseException) -> str:
+    # The exception's own words (SMTP's answer); never the settings, so never the password.
+    return f"{error.__class__.__name__}: {error}"[:4000]
+
+
+def _finish(email: BillingEmail, **fields: Any) -> bool:
+    """Move a ``sending`` mail (only) on; False if it was not ``sending`` any more."""
+    fields.setdefault("status_changed_at", timezone.now())
+    return bool(BillingEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(**fields))
+
+
+def email_sent(email: BillingEmail) -> None:
+    """The relay took the message: ``sent``."""
+    now = timezone.now()
+    _finish(email, status=Status.SENT, status_changed_at=now, sent_at=now, last_error="")
+    logger.info("Billing e-mail %s (%s, event %s) sent", email.pk, email.kind, email.event_id)
+
+
+def email_release(email: BillingEmail, error: BaseException, *, retry_in: int) -> datetime:
+    """Back to ``pending`` after a failed attempt, due again in ``retry_in`` seconds."""
+    due = timezone.now() + timedelta(seconds=retry_in)
+    _finish(email, status=Status.PENDING, next_attempt_at=due, last_error=_describe(error))
+    logger.warning("Billing e-mail %s (%s) attempt %s failed, next in %s s: %s",
+                   email.pk, email.kind, email.attempts, retry_in, _describe(error))  # fmt: skip
+    return due
+
+
+def email_failed(email: BillingEmail, error: BaseException) -> None:
+    """Given up (refused for good, or out of attempts): ``failed``, the error kept."""
+    _finish(email, status=Status.FAILED, last_error=_describe(error))
+    logger.error("Billing e-mail %s (%s, event %s) failed after %s attempt(s): %s", email.pk,
+                 email.kind, email.event_id, email.attempts, _describe(error))  # fmt: skip
+
+
+def emails_due(*, now: datetime | None = None) -> list[int]:
+    """The sweep: ids of ``pending`` mails whose task got lost, each touched so that one sweep
+    takes it; ``sending`` claims older than ``BILLING_EMAIL_STALE_AFTER`` become ``failed``.
+
+    A mail is lost when it is still ``pending`` ``BILLING_EMAIL_SWEEP_AFTER`` past its
+    ``next_attempt_at`` (the broker was down when it was enqueued, or the task vanished).
+    """
+    now = now or timezone.now()
+    stale = BillingEmail.objects.filter(
+        status=Status.SENDING, status_changed_at__lt=now - settings.BILLING_EMAIL_STALE_AFTER
+    )
+    for email in stale[:1000]:
+        if _finish(
+            email,
+            status=Status.FAILED,
+            status_changed_at=now,
+            last_error="interrupted while sending (the worker stopped): it may have been "
+            "delivered or not; Retry in the admin sends it again",
+        ):
+            logger.error("Billing e-mail %s (%s) interrupted while sending", email.pk, email.kind)
+    due: list[int] = []
+    lost = Q(status=Status.PENDING, next_attempt_at__lt=now - settings.BILLING_EMAIL_SWEEP_AFTER)
+    for pk, next_at in BillingEmail.objects.filter(lost).values_list("pk", "next_attempt_at")[
+        :1000
+    ]:
+        mine = BillingEmail.objects.filter(pk=pk, status=Status.PENDING, next_attempt_at=next_at)
+        if mine.update(next_attempt_at=now) == 1:
+            due.append(pk)
+    return due
+
+
+def emails_retry(email_ids: list[int]) -> list[int]:
+    """The admin's Retry: ``failed`` mails (only) go back to ``pending`` with fresh attempts;
+    their ids are returned for the caller to enqueue. Sent mails are never sent again."""
+    now = timezone.now()
+    failed = list(
+        BillingEmail.objects.filter(pk__in=email_ids, status=Status.FAILED).values_list(
+            "pk", flat=True
+        )
+    )
+    BillingEmail.objects.filter(pk__in=failed, status=Status.FAILED).update(
+        status=Status.PENDING, status_changed_at=now, next_attempt_at=now, attempts=0
+    )
+    return failed
