@@ -9,7 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 REQ := backend/requirements
 STAMP := $(VENV)/.installed
 # The offline tools (tools/*/): installed editable into .venv, importable from anywhere.
-TOOLS := tools/fakestripe tools/devstack tools/bench tools/edgar
+TOOLS := tools/fakestripe tools/devstack tools/bench tools/edgar tools/chaos
 
 .PHONY: help venv lock apt run lint format test test-fast test-backend test-tools
 
@@ -30,7 +30,7 @@ lock: ## Re-lock backend/requirements/*.txt from the .in files
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe -o $(REQ)/base.txt $(REQ)/base.in
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe -o $(REQ)/dev.txt $(REQ)/dev.in
 
-include mk/bench.mk mk/e2e.mk mk/fakestripe.mk mk/filings.mk mk/frontend.mk mk/fuzz.mk mk/ingest.mk mk/lint-deploy.mk mk/stack.mk
+include mk/bench.mk mk/chaos.mk mk/e2e.mk mk/fakestripe.mk mk/filings.mk mk/frontend.mk mk/fuzz.mk mk/ingest.mk mk/lint-deploy.mk mk/stack.mk
 
 # --- Run ---------------------------------------------------------------------------
 
@@ -50,7 +50,7 @@ lint: venv frontend-lint lint-deploy ## ruff + mypy (backend, tools), ESLint + P
 	$(BIN)/ruff check backend tools scripts
 	$(BIN)/ruff format --check backend tools scripts
 	cd backend && $(BIN)/mypy .
-	$(BIN)/mypy --config-file tools/mypy.ini tools/fakestripe/fakestripe tools/devstack/devstack tools/bench/bench tools/edgar/fakeedgar
+	$(BIN)/mypy --config-file tools/mypy.ini tools/fakestripe/fakestripe tools/devstack/devstack tools/bench/bench tools/edgar/fakeedgar tools/chaos/chaos
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix backend tools scripts && $(BIN)/ruff format backend tools scripts
@@ -91,6 +91,8 @@ test-tools: venv apt ## The tools' own tests: the Stripe and EDGAR stand-ins, th
 	cd tools/devstack && $(PYTEST) --junitxml=$(CURDIR)/$(RESULTS)/devstack.xml $(PYTEST_ARGS)
 	@echo "+ tests of the EDGAR stand-in (tools/edgar)"
 	cd tools/edgar && $(PYTEST) --junitxml=$(CURDIR)/$(RESULTS)/fakeedgar.xml $(PYTEST_ARGS)
+	@echo "+ tests of the chaos runner (tools/chaos; the run itself is \`make chaos\`)"
+	cd tools/chaos && $(PYTEST) --junitxml=$(CURDIR)/$(RESULTS)/chaos-tool.xml $(PYTEST_ARGS)
 
 test-fast: venv apt ## Inner loop: backend on SQLite, reuse the test database, stop at the first failure
 	cd backend && $(BIN)/python -m devstack.services --redis -- $(PYTEST) --reuse-db -x -q $(PYTEST_ARGS)

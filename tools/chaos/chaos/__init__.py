@@ -1,0 +1,1 @@
+"""`make chaos`: faults you can watch (see README.md)."""

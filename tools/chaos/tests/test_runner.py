@@ -1,0 +1,122 @@
+"""The runner's own parts that need no topology: when a scenario counts as passed, the lines
+it prints, the pool processes it finds, the deliveries it makes (against a real HTTP server
+that answers 503 first). The whole run is `make chaos`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from chaos import traffic
+from chaos.run import Row
+from chaos.scenarios import pool_processes
+from chaos.traffic import Burst
+
+
+def good_row(**changes: object) -> Row:
+    row = Row(1, "pool processes SIGKILLed x8", sent=10, acknowledged=10, stored=8, processed=8)
+    row.accounts = row.accounts_matching = 5
+    row.converged_seconds = 1.5
+    for name, value in changes.items():
+        setattr(row, name, value)
+    return row
+
+
+def test_a_scenario_passes_only_with_nothing_lost_twice_duplicated_or_wrong():
+    assert good_row().ok
+    assert "FAILED" not in good_row().line()
+    for bad in (
+        {"lost": 1},
+        {"processed_twice": 1},
+        {"duplicates": 1},
+        {"unacknowledged": 1},
+        {"accounts_matching": 4},
+        {"converged_seconds": None},
+        {"checks": {"data API answers 200 while Redis is down": False}},
+    ):
+        row = good_row(**bad)
+        assert not row.ok, bad
+        assert row.line().endswith("FAILED")
+    assert "| **0** | **0** | 5/5 | 1.5 |" in good_row().markdown()
+
+
+def test_the_pool_processes_are_the_workers_children():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in pool_processes(os.getpid())
+        assert pool_processes(child.pid) == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+class Receiver:
+    """Answers 503 (JSON) to the first ``failures`` deliveries, then 200; keeps the signatures."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.seen = failures, []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.seen.append((body, self.headers["Stripe-Signature"]))
+                down = len(receiver.seen) <= receiver.failures
+                answer = b'{"code": "storage_unavailable"}' if down else b'{"received": true}'
+                self.send_response(503 if down else 200)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/stripe-webhooks/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_delivery_answered_503_is_retried_signed_until_acknowledged(monkeypatch):
+    monkeypatch.setattr(traffic, "STRIPE_RETRIES", (0.05,) * 5)
+    receiver = Receiver(failures=2)
+    body = json.dumps({"id": "evt_1", "type": "invoice.paid"}).encode()
+    try:
+        burst = Burst(receiver.url, "whsec_x", [body], seconds=0.1)
+        burst.start(deadline=time.monotonic() + 10)
+        burst.join()
+    finally:
+        receiver.close()
+    [delivery] = burst.deliveries
+    assert delivery.answers == [503, 503, 200] and delivery.acknowledged
+    assert delivery.failed_attempts == 2
+    assert delivery.error_body == {"code": "storage_unavailable"}
+    for sent, header in receiver.seen:  # each attempt signed, as Stripe signs
+        assert sent == body
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        expected = hmac.new(b"whsec_x", parts["t"].encode() + b"." + sent, hashlib.sha256)
+        assert hmac.compare_digest(parts["v1"], expected.hexdigest())
+
+
+@pytest.mark.parametrize("deadline_in", [0.0])
+def test_nothing_is_sent_after_the_deadline(deadline_in):
+    receiver = Receiver(failures=0)
+    try:
+        burst = Burst(receiver.url, "whsec_x", [b'{"id": "evt_2"}'], seconds=0.1)
+        burst.start(deadline=time.monotonic() + deadline_in)
+        burst.join()
+    finally:
+        receiver.close()
+    assert burst.deliveries[0].answers == [] and receiver.seen == []
