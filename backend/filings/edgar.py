@@ -10,6 +10,7 @@ rate by itself, so N worker processes may reach N times the rate.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,20 +20,25 @@ from urllib.parse import urlsplit
 import redis
 import requests
 from django.conf import settings
+from redis.commands.core import Script
 
 #: Hosts of the real archive: fetching from them needs a contact User-Agent.
 SEC_HOSTS = ("sec.gov", "www.sec.gov")
 FORMS_13F = ("13F-HR", "13F-HR/A")
-#: The Redis key of the next free request slot (milliseconds, Redis' clock).
-SLOT_KEY = "filings:edgar:next-slot"
-# Reserve the next slot at least ``interval`` after the previous one and answer how long to
-# wait for it. Redis' own clock, so every machine agrees.
+#: The fair-access limit, for all of a requester's clients together.
+SEC_MAX_REQUESTS_PER_SECOND = 10.0
+#: The Redis key of the next free request slot (microseconds, Redis' clock).
+SLOT_KEY = "filings:edgar:next-slot-us"
+# Reserve the next slot at least ``interval`` (microseconds: whole milliseconds would round
+# any rate above 1,000/s to no limit) after the previous one and answer how long to wait for
+# it. Redis' own clock, so every machine agrees. Microseconds since 1970 stay exact in Lua's
+# doubles (< 2^53); %d keeps tostring's 14 digits from rounding them.
 _RESERVE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
 if slot < now then slot = now end
-redis.call('SET', KEYS[1], tostring(slot + tonumber(ARGV[1])), 'PX', 60000)
+redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 60000)
 return slot - now
 """
 #: Slots are this much wider than 1/rate: a request that leaves its slot a few milliseconds
@@ -100,12 +106,26 @@ def master_index_parse(*, text: str) -> list[IndexEntry]:
     return entries
 
 
+def is_sec_archive(base_url: str) -> bool:
+    """Whether ``base_url`` is the SEC's own archive (its rules apply), not a stand-in."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in SEC_HOSTS or host.endswith(".sec.gov")
+
+
+def requests_per_second() -> float:
+    """``EDGAR_MAX_REQUESTS_PER_SECOND``, but never more than the SEC's 10 against the SEC:
+    a higher setting is for a stand-in or a mirror (the benchmark's 2,000/s)."""
+    rate = float(settings.EDGAR_MAX_REQUESTS_PER_SECOND)
+    if is_sec_archive(settings.EDGAR_BASE_URL):
+        rate = min(rate, SEC_MAX_REQUESTS_PER_SECOND)
+    return rate
+
+
 def user_agent_check() -> str:
     """The User-Agent to send; raises :class:`EdgarNotAllowed` for the real archive without
     a contact (an e-mail address) in ``EDGAR_USER_AGENT``."""
     agent = settings.EDGAR_USER_AGENT.strip()
-    host = (urlsplit(settings.EDGAR_BASE_URL).hostname or "").lower()
-    if (host in SEC_HOSTS or host.endswith(".sec.gov")) and "@" not in agent:
+    if is_sec_archive(settings.EDGAR_BASE_URL) and "@" not in agent:
         raise EdgarNotAllowed(
             "The SEC's fair-access rules require a User-Agent naming you and a contact: "
             'set EDGAR_USER_AGENT, e.g. "Open SEC Data admin@example.com", '
@@ -130,23 +150,42 @@ class _LocalSlots:
 
 
 _local_slots = _LocalSlots()
-_clients: dict[str, redis.Redis] = {}
+_scripts: dict[str, Script] = {}
 _session = threading.local()
 
 
 def slot_wait() -> float:
     """Reserve the next request slot (shared in Redis when configured) and sleep until it;
     returns the seconds slept."""
-    interval = SLOT_MARGIN / settings.EDGAR_MAX_REQUESTS_PER_SECOND
+    interval = SLOT_MARGIN / requests_per_second()
     url = settings.EDGAR_REDIS_URL
     if url:
-        client = _clients.get(url) or _clients.setdefault(url, redis.Redis.from_url(url))
-        wait = int(client.eval(_RESERVE, 1, SLOT_KEY, int(interval * 1000))) / 1000
+        reserve = _scripts.get(url)
+        if reserve is None:
+            # EVALSHA of the loaded script: the script is not sent with every request.
+            reserve = _scripts[url] = redis.Redis.from_url(url).register_script(_RESERVE)
+        wait = int(reserve(keys=[SLOT_KEY], args=[round(interval * 1e6)])) / 1e6
     else:
         wait = _local_slots.wait_seconds(interval)
     if wait > 0:
         time.sleep(wait)
     return wait
+
+
+def _session_for(base_url: str) -> requests.Session:
+    """This thread's HTTP session for ``base_url``: one keep-alive connection reused by every
+    request. The environment (proxy variables, ``no_proxy``, CA bundle) is read once here,
+    not on each request as requests does by default (a third of a request's own CPU)."""
+    sessions: dict[str, requests.Session] = _session.__dict__.setdefault("by_base", {})
+    session = sessions.get(base_url)
+    if session is None:
+        session = sessions[base_url] = requests.Session()
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
+        session.trust_env = False
+    return session
 
 
 def edgar_get(*, path: str) -> bytes:
@@ -157,9 +196,7 @@ def edgar_get(*, path: str) -> bytes:
     """
     agent = user_agent_check()
     url = settings.EDGAR_BASE_URL.rstrip("/") + "/" + path.lstrip("/")
-    session = getattr(_session, "value", None)
-    if session is None:
-        session = _session.value = requests.Session()
+    session = _session_for(settings.EDGAR_BASE_URL)
     delay = settings.EDGAR_BACKOFF_SECONDS
     for attempt in range(settings.EDGAR_MAX_RETRIES + 1):
         slot_wait()

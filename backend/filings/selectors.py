@@ -3,9 +3,9 @@
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, Q, QuerySet
 
-from .models import Filer, Filing, Holding, Security
+from .models import LATEST_ORDER, Filer, Filing, Holding, Security
 
 TOP_HOLDINGS = 10
 
@@ -33,7 +33,7 @@ def filer_by_cik(*, cik: str) -> Filer | None:
 
 def filings_of(*, filer: Filer) -> QuerySet[Filing]:
     """Newest period first; for one period, the latest filed first."""
-    return filer.filings.order_by("-period_of_report", "-filed_on", "-id")
+    return filer.filings.order_by(*LATEST_ORDER)
 
 
 def filing_for(*, filer: Filer, period: date | None = None) -> Filing | None:
@@ -86,15 +86,11 @@ def holders_of(*, security: Security) -> QuerySet[Holding]:
     """Current holders: positions in ``security`` in each filer's latest filing.
 
     A filer whose latest report no longer lists the security is not a holder (any more).
-    Largest position first.
+    Largest position first. The latest filing is the one the loader marked ``is_latest``
+    (``LATEST_ORDER`` first), so a page is read along ``holding_security_value_idx``.
     """
-    latest_of_filer = (
-        Filing.objects.filter(filer=OuterRef("filing__filer"))
-        .order_by("-period_of_report", "-filed_on", "-id")
-        .values("id")[:1]
-    )
     return (
-        Holding.objects.filter(security=security, filing_id=Subquery(latest_of_filer))
+        Holding.objects.filter(security=security, filing__is_latest=True)
         .select_related("filing__filer")
         .order_by("-value", "filing__filer__name", "put_call", "id")
     )

@@ -8,6 +8,7 @@ EDGAR settings instead of Stripe's.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from billing.tests.support import Worker, worker_database_url
@@ -19,10 +20,15 @@ class IngestWorker(Worker):
     """A ``celery worker`` on the test database that fetches from ``edgar_url``."""
 
     def __init__(self, *, broker: str, edgar_url: str, concurrency: int = 2,
-                 extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
-        super().__init__(broker=broker, fake=None, concurrency=concurrency,
+                 extra_env: dict[str, str] | None = None, beat: bool = False) -> None:  # fmt: skip
+        super().__init__(broker=broker, fake=None, concurrency=concurrency, beat=beat,
                          extra_env=extra_env, stripe_url="unused")  # fmt: skip
         self.edgar_url = edgar_url
+
+    @property
+    def beat_schedule_path(self) -> Path:
+        """Where ``--beat`` keeps its schedule (the base class's choice)."""
+        return self.dir / "beat-schedule"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

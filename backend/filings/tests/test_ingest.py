@@ -6,17 +6,24 @@ The stand-in (fakeedgar) answers over real HTTP; the task runs in this process h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+
 from fakeedgar.generate import demo_write, quarter_write
 from fakeedgar.server import EdgarServer
-
 from filings import edgar
 from filings.edgar import EdgarError, EdgarNotAllowed, master_index_parse, quarter_parse
-from filings.ingest import ingest_filing_run, ingest_quarter_queue, ingest_status_counts
+from filings.ingest import (
+    chunks,
+    ingest_filing_run,
+    ingest_filings_run,
+    ingest_quarter_queue,
+    ingest_status_counts,
+)
 from filings.models import Filing, Holding, IngestFiling
 from filings.parser import parse_filing_file
 from filings.services import DEMO_DATA_DIR, filing_load
@@ -238,3 +245,81 @@ def test_an_unexpected_parser_error_is_recorded_not_raised(stand_in, edgar_dir, 
     monkeypatch.setattr("filings.ingest.parse_filing", explode)
     assert run_all() == ["failed"]
     assert "KeyError" in IngestFiling.objects.get().reason
+
+
+# --- Chunks of filings ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_chunk_skips_the_filings_done_or_held_by_another_worker(stand_in, edgar_dir) -> None:
+    entries = quarter_write(edgar_dir, filers=5, holdings=3)
+    ids = ingest_quarter_queue(quarter="2020Q1").open_ids
+    assert ingest_filings_run(ingest_ids=ids[:1]) == {"stored": 1, "failed": 0, "skipped": 0}
+    IngestFiling.objects.filter(pk=ids[1]).update(status="fetching", claimed_at=_now())
+    assert ingest_filings_run(ingest_ids=ids) == {"stored": 3, "failed": 0, "skipped": 2}
+    fetched = [r.path.rsplit("/", 1)[1] for r in stand_in.filing_requests()]
+    assert fetched == [f"{e.accession}.txt" for e in entries[:1] + entries[2:]]
+    assert Holding.objects.count() == 4 * 3
+
+
+@pytest.mark.django_db
+def test_throttled_mid_chunk_stores_what_it_fetched_and_requeues_the_rest(
+    stand_in, edgar_dir, settings
+) -> None:
+    entries = quarter_write(edgar_dir, filers=4, holdings=2)
+    ids = ingest_quarter_queue(quarter="2020Q1").open_ids
+    settings.EDGAR_MAX_RETRIES = 0
+    stand_in.fail_path(entries[2].filename, 503)
+    with pytest.raises(EdgarError, match="503"):
+        ingest_filings_run(ingest_ids=ids)
+    statuses = dict(IngestFiling.objects.values_list("accession_number", "status"))
+    assert [statuses[e.accession] for e in entries] == ["stored", "stored", "queued", "queued"]
+    assert "HTTP 503" in IngestFiling.objects.get(accession_number=entries[2].accession).reason
+    # The task's retry: the stored ones are skipped, the others fetched now.
+    assert ingest_filings_run(ingest_ids=ids) == {"stored": 2, "failed": 0, "skipped": 2}
+    assert Filing.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_filing_the_database_refuses_fails_alone(stand_in, edgar_dir) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not enforce varchar lengths: it stores the long CUSIP")
+    entries = quarter_write(edgar_dir, filers=3, holdings=2)
+    path = edgar_dir / entries[1].filename
+    raw = path.read_bytes()
+    cusip = re.search(rb"cusip>([^<]+)<", raw).group(1)  # type: ignore[union-attr]
+    # Parsable, but 14 characters for a column of 9.
+    path.write_bytes(raw.replace(b"cusip>" + cusip, b"cusip>TOOLONGCUSIP01", 1))
+    ids = ingest_quarter_queue(quarter="2020Q1").open_ids
+    assert ingest_filings_run(ingest_ids=ids) == {"stored": 2, "failed": 1, "skipped": 0}
+    failed = IngestFiling.objects.get(status="failed")
+    assert failed.accession_number == entries[1].accession
+    assert failed.reason.startswith("The database refused it (DataError")
+    assert Filing.objects.count() == 2 and Holding.objects.count() == 4
+
+
+def test_chunks_cover_every_id_once() -> None:
+    assert chunks([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]
+    assert chunks([1, 2], 0) == [[1], [2]]
+    assert chunks([], 25) == []
+
+
+@pytest.mark.parametrize(
+    ("base_url", "setting", "rate"),
+    [
+        ("https://www.sec.gov/Archives", 2000, 10),  # the SEC's limit, whatever the setting
+        ("https://WWW.SEC.GOV/Archives", 50, 10),
+        ("https://efts.sec.gov/Archives", 10, 10),
+        ("https://www.sec.gov/Archives", 4, 4),  # slower is always allowed
+        ("http://127.0.0.1:8900/Archives", 2000, 2000),  # a stand-in or a mirror
+        ("https://sec.gov.example.com/Archives", 2000, 2000),
+    ],
+)
+def test_the_sec_is_never_asked_more_than_10_times_a_second(
+    settings, base_url: str, setting: int, rate: int
+) -> None:
+    settings.EDGAR_BASE_URL = base_url
+    settings.EDGAR_MAX_REQUESTS_PER_SECOND = setting
+    assert edgar.requests_per_second() == rate

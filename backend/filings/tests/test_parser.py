@@ -107,3 +107,46 @@ def test_entity_expansion_is_refused():
     end = raw.rindex(b"</XML>")
     with pytest.raises(FilingParseError):
         parse_filing(raw[:start] + bomb + raw[end:], source_name="bomb.txt")
+
+
+def _with_table(xml: bytes) -> bytes:
+    """LTS's filing with its information table replaced by ``xml``."""
+    raw = (DATA / LTS).read_bytes()
+    start = raw.rindex(b"<XML>") + len(b"<XML>")
+    return raw[:start] + xml + raw[raw.rindex(b"</XML>") :]
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        # An external entity: the parser would read a local file into the document.
+        b'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<informationTable>&x;</informationTable>",
+        # A DTD from the network.
+        b'<!DOCTYPE informationTable SYSTEM "http://127.0.0.1:9/t.dtd"><informationTable/>',
+        # UTF-16: the bytes "<!DOCTYPE" would not appear as such; refused whatever it holds.
+        '<?xml version="1.0" encoding="UTF-16"?><informationTable/>'.encode("utf-16"),
+        # An encoding that is no ASCII superset (EBCDIC), where "<!DOCTYPE" is other bytes.
+        b'<?xml version="1.0" encoding="cp500"?><informationTable/>',
+    ],
+)
+def test_xml_with_a_dtd_or_an_unsafe_encoding_is_refused(xml: bytes) -> None:
+    with pytest.raises(FilingParseError, match=r"document type|NUL|not read"):
+        parse_filing(_with_table(xml), source_name="hostile.txt")
+
+
+def test_a_large_information_table_is_read_as_a_stream(monkeypatch) -> None:
+    from filings import parser
+
+    whole = [parse_filing_file(DATA / name) for name in FILINGS]
+    monkeypatch.setattr(parser, "STREAM_ABOVE", 0)  # every part streamed, in 64-byte pieces
+    monkeypatch.setattr(parser, "_FEED", 64)
+    assert [parse_filing_file(DATA / name) for name in FILINGS] == whole
+
+
+@pytest.mark.parametrize("value", [b"99999999999999999999", b"1e400", b"12abc"])
+def test_an_amount_that_cannot_be_stored_is_refused(value: bytes) -> None:
+    raw = (DATA / LTS).read_bytes()
+    raw = re.sub(rb"(<ns1:value>)[^<]*", rb"\g<1>" + value, raw, count=1)
+    with pytest.raises(FilingParseError, match="value"):
+        parse_filing(raw, source_name=LTS)

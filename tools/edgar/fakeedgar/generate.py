@@ -5,12 +5,20 @@ the project ships (the 2020 ``.txt`` with an unprefixed information table, the 2
 ``ns1:``, the 2025 ``.nc`` layout), cycling through them, and breaks every ``broken_every``-th
 one on purpose (a truncated document, a filing without a 13F primary document).
 :func:`demo_write` copies the real filings as they are under the excerpt's master index.
+
+Filers share securities as real ones do: each filing's M distinct CUSIPs are drawn from a
+universe of ``securities`` CUSIPs with Zipf-like popularity (the one of rank r weighs
+1/r^``popularity``), so a few securities are held by most filers (as Apple is) and most by
+a handful; the holders endpoint then has realistic work to do.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
+import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,25 +77,74 @@ def master_write(root: Path, quarter: str, entries: list[Entry]) -> Path:
     return path
 
 
+def cusip_of(rank: int) -> str:
+    """The synthetic CUSIP of the security of popularity ``rank`` (1 = most held): 8 digits
+    (``rank`` times a prime modulo 10^8, so distinct for every rank) and a check digit."""
+    return f"{rank * 104729 % 10**8:08d}{rank % 10}"
+
+
+class Universe:
+    """``size`` securities, the one of rank r drawn with weight 1/r^``popularity``."""
+
+    def __init__(self, size: int, popularity: float = 1.0) -> None:
+        self.size = size
+        total = 0.0
+        self._cumulative = []
+        for rank in range(1, size + 1):
+            total += rank**-popularity
+            self._cumulative.append(total)
+        self._total = total
+
+    def draw(self, count: int, rng: random.Random) -> list[int]:
+        """``count`` distinct ranks (``count`` <= ``size``), by popularity."""
+        if count > self.size:
+            raise ValueError(f"{count} holdings do not fit {self.size} securities.")
+        chosen: dict[int, None] = {}
+        while len(chosen) < count:
+            rank = bisect.bisect_left(self._cumulative, rng.random() * self._total) + 1
+            chosen[min(rank, self.size)] = None
+        return list(chosen)
+
+
+def _row_maker(row: bytes) -> Callable[[dict[bytes, bytes]], bytes]:
+    """A function writing ``row`` (one ``infoTable`` element) with other values for its
+    CUSIP, issuer, value and share amount, and no put/call: the row cut once around those
+    values, joined per row (a regular expression per field and row took most of the time)."""
+    row = re.sub(rb"<(\w+:)?putCall>[^<]*</(\w+:)?putCall>", b"", row)
+    for tag in (b"cusip", b"value", b"sshPrnamt", b"nameOfIssuer"):
+        # The value becomes the name between two NUL bytes (never in the template).
+        row = re.sub(rb"(<(?:\w+:)?" + tag + rb">)[^<]*(<)", rb"\1" + b"\0" + tag + b"\0" + rb"\2",
+                     row, count=1)  # fmt: skip
+    pieces = re.split(rb"\x00(\w+)\x00", row)
+
+    def make(values: dict[bytes, bytes]) -> bytes:
+        return b"".join(values[part] if n % 2 else part for n, part in enumerate(pieces))
+
+    return make
+
+
 def filing_synthesize(template: bytes, *, cik: int, accession: str, name: str, holdings: int,
-                      seed: int) -> bytes:  # fmt: skip
-    """``template`` as filer ``cik`` with ``holdings`` synthetic positions (distinct CUSIPs)."""
+                      seed: int, universe: Universe | None = None) -> bytes:  # fmt: skip
+    """``template`` as filer ``cik`` with ``holdings`` synthetic positions in distinct
+    CUSIPs drawn from ``universe`` (default: 10,000 securities, popularity 1)."""
+    universe = universe or Universe(max(10_000, 2 * holdings))
     old_accession = _HEADER_ACCESSION.search(template)
     old_cik = _HEADER_CIK.search(template)
     old_name = _HEADER_NAME.search(template)
     assert old_accession and old_cik and old_name, "template lacks its header"
     rows = list(_ROW.finditer(template))
     first, last = rows[0], rows[-1]
-    row = first.group(0)
+    make = _row_maker(first.group(0))
+    rng = random.Random(seed)
     body = []
-    for i in range(holdings):
-        cusip = f"{(seed * 7919 + i * 104729) % 10**8:08d}{i % 10}".encode()
-        r = re.sub(rb"(cusip>)[^<]*(<)", rb"\g<1>" + cusip + rb"\2", row)
-        r = re.sub(rb"(value>)[^<]*(<)", rb"\g<1>" + str(1000 + i * 37 + seed).encode() + rb"\2", r)
-        r = re.sub(rb"(sshPrnamt>)[^<]*(<)", rb"\g<1>" + str(100 + i).encode() + rb"\2", r)
-        r = re.sub(rb"(nameOfIssuer>)[^<]*(<)", rb"\g<1>ISSUER " + cusip + rb"\2", r)
-        r = re.sub(rb"<(\w+:)?putCall>[^<]*</(\w+:)?putCall>", b"", r)
-        body.append(r)
+    for i, rank in enumerate(universe.draw(holdings, rng)):
+        cusip = cusip_of(rank).encode()
+        body.append(make({
+            b"cusip": cusip,
+            b"value": str(1000 + rng.randrange(1_000_000) + i).encode(),
+            b"sshPrnamt": str(100 + rng.randrange(100_000)).encode(),
+            b"nameOfIssuer": b"ISSUER " + cusip,
+        }))  # fmt: skip
     out = template[: first.start()] + b"".join(body) + template[last.end() :]
     out = out.replace(old_accession.group(1), accession.encode())
     out = out.replace(old_cik.group(1), f"{cik:010d}".encode())
@@ -97,12 +154,16 @@ def filing_synthesize(template: bytes, *, cik: int, accession: str, name: str, h
 
 
 def quarter_write(root: Path, *, quarter: str = "2020Q1", filers: int = 10, holdings: int = 20,
-                  broken_every: int = 0, amendments: int = 0) -> list[Entry]:  # fmt: skip
+                  broken_every: int = 0, amendments: int = 0, securities: int = 10_000,
+                  popularity: float = 1.0) -> list[Entry]:  # fmt: skip
     """Write ``filers`` 13F-HR filings of ``holdings`` positions each (and ``amendments``
     13F-HR/A restatements of the first filers) and the quarter's master index under ``root``.
-    Every ``broken_every``-th filing is unparsable on purpose (0: none)."""
+    Every ``broken_every``-th filing is unparsable on purpose (0: none). Positions are in
+    distinct CUSIPs of a universe of ``securities`` (at least ``2 x holdings``) drawn by
+    Zipf-like ``popularity`` (:class:`Universe`)."""
     root = Path(root)
     templates = [(DEMO_DIR / name).read_bytes() for name in TEMPLATES]
+    universe = Universe(max(securities, 2 * holdings), popularity)
     year = quarter[:4]
     entries: list[Entry] = []
     for n in range(filers + amendments):
@@ -113,7 +174,7 @@ def quarter_write(root: Path, *, quarter: str = "2020Q1", filers: int = 10, hold
         name = f"SYNTHETIC CAPITAL {filer} LLC"
         broken = not amended and broken_every > 0 and (n + 1) % broken_every == 0
         raw = filing_synthesize(templates[filer % 3], cik=cik, accession=accession, name=name,
-                                holdings=holdings, seed=n)  # fmt: skip
+                                holdings=holdings, seed=n, universe=universe)  # fmt: skip
         if amended:
             raw = _amend(raw)
         if broken:
@@ -168,9 +229,12 @@ def main() -> None:
     parser.add_argument("--filers", type=int, default=100)
     parser.add_argument("--holdings", type=int, default=100)
     parser.add_argument("--broken-every", type=int, default=0)
+    parser.add_argument("--securities", type=int, default=10_000, help="CUSIPs to draw from")
+    parser.add_argument("--popularity", type=float, default=1.0, help="Zipf exponent")
     args = parser.parse_args()
     entries = quarter_write(args.root, quarter=args.quarter, filers=args.filers,
-                            holdings=args.holdings, broken_every=args.broken_every)  # fmt: skip
+                            holdings=args.holdings, broken_every=args.broken_every,
+                            securities=args.securities, popularity=args.popularity)  # fmt: skip
     print(f"{len(entries)} filings under {args.root}")
 
 

@@ -3,7 +3,8 @@
 ``GET /Archives/edgar/full-index/2020/QTR1/master.idx`` and ``GET /Archives/edgar/data/<cik>/
 <accession>.txt`` answer the files under ``root`` (``root/edgar/...``). Every request is
 recorded (monotonic time, path, User-Agent) so tests can measure the request rate; ``fail_next``
-makes the next requests answer 429 or 503 (EDGAR's throttling answers).
+makes the next requests answer 429 or 503 (EDGAR's throttling answers), ``fail_path`` those
+for one document. HTTP/1.1 with keep-alive, as the SEC's servers.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class EdgarServer:
         self.root = Path(root).resolve()
         self.requests: list[Request] = []
         self._failures: list[int] = []
+        self._path_failures: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
@@ -67,6 +69,11 @@ class EdgarServer:
         with self._lock:
             self._failures.extend([status] * times)
 
+    def fail_path(self, suffix: str, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` requests for a path ending in ``suffix`` with ``status``."""
+        with self._lock:
+            self._path_failures.setdefault(suffix, []).extend([status] * times)
+
     def filing_requests(self) -> list[Request]:
         """The requests for filings (not the index) that were answered 200."""
         with self._lock:
@@ -75,6 +82,9 @@ class EdgarServer:
     def _answer(self, path: str, user_agent: str) -> tuple[int, bytes]:
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
+            for suffix, statuses in self._path_failures.items():
+                if failure is None and statuses and path.endswith(suffix):
+                    failure = statuses.pop(0)
         if failure is not None:
             status, body = failure, b"Request Rate Threshold Exceeded"
         else:
@@ -95,6 +105,12 @@ class EdgarServer:
 
 def _handler(server: EdgarServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as the SEC's servers: a worker's requests reuse one connection. Then
+        # the headers and the body are two writes, and with Nagle's algorithm on the body
+        # waited for the client's delayed ACK of the headers: 40 ms per request.
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
         def do_GET(self) -> None:
             status, body = server._answer(
                 self.path.split("?", 1)[0], self.headers.get("User-Agent", "")

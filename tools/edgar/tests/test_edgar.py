@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import re
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from fakeedgar.generate import demo_write, quarter_write
 from fakeedgar.server import EdgarServer
 
@@ -60,3 +64,32 @@ def test_synthetic_filings_have_the_asked_holdings(tmp_path: Path) -> None:
         assert raw.count(b"infoTable>") == 2 * 7
         assert entry.accession.encode() in raw
     assert b"RESTATEMENT" in (tmp_path / entries[3].filename).read_bytes()
+
+
+def test_filers_share_securities_by_popularity(tmp_path: Path) -> None:
+    entries = quarter_write(tmp_path, filers=60, holdings=10, securities=200)
+    held = Counter()
+    for entry in entries:
+        cusips = re.findall(rb"<(?:\w+:)?cusip>([^<]+)<", (tmp_path / entry.filename).read_bytes())
+        assert len(cusips) == len(set(cusips)) == 10  # distinct within a filing
+        held.update(cusips)
+    # The most popular security is held by most filers, most of the others by a few.
+    assert held.most_common(1)[0][1] > 40
+    assert len(held) < 60 * 10 / 3
+    assert sorted(held.values())[len(held) // 2] < 10
+
+
+def test_keeps_the_connection_alive_and_fails_one_path_on_demand(tmp_path: Path) -> None:
+    entries = quarter_write(tmp_path, filers=2, holdings=2)
+    with EdgarServer(tmp_path) as edgar:
+        edgar.fail_path(entries[1].filename, 503)
+        connection = http.client.HTTPConnection("127.0.0.1", int(edgar.url.rsplit(":", 1)[1]))
+        statuses = []
+        for entry in (entries[1], entries[0], entries[1]):
+            connection.request("GET", f"/Archives/{entry.filename}")
+            answer = connection.getresponse()
+            answer.read()
+            statuses.append(answer.status)
+            assert answer.version == 11 and not answer.will_close
+        connection.close()
+    assert statuses == [503, 200, 200]

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from filings.edgar import EdgarError, quarter_parse, user_agent_check
 from filings.ingest import ingest_failures, ingest_quarter_queue, ingest_status_counts
-from filings.tasks import ingest_filing
+from filings.tasks import ingest_filings_enqueue
 
 
 class Command(BaseCommand):
@@ -65,11 +65,10 @@ class Command(BaseCommand):
                 result = ingest_quarter_queue(quarter=name, limit=limit)
             except EdgarError as exc:
                 raise CommandError(f"The master index of {name} could not be read: {exc}") from exc
-            for ingest_id in result.open_ids:
-                ingest_filing.delay(ingest_id)
+            tasks = ingest_filings_enqueue(ingest_ids=result.open_ids)
             self.stdout.write(
                 f"{name}: {result.listed} 13F filings in the index, {result.new} new, "
-                f"{len(result.open_ids)} handed to the workers."
+                f"{len(result.open_ids)} handed to the workers ({tasks} tasks)."
             )
         if not no_wait:
             self._follow(quarters, timeout)
@@ -94,7 +93,7 @@ class Command(BaseCommand):
             if timeout and time.monotonic() - started > timeout:
                 self.stdout.write("\nStopped following; the workers go on (see --status).")
                 return
-            time.sleep(1)
+            time.sleep(0.25)  # a count on the (quarter, status) index: cheap
         self.stdout.write("")
 
     def _status(self, quarters: list[str]) -> None:
