@@ -7,6 +7,7 @@ security headers). Skipped where nginx is not installed (`scripts/apt-ensure ngi
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -217,9 +218,50 @@ def test_webhook_body_reaches_the_backend_byte_for_byte(site: tuple[str, Capture
 def test_webhook_body_over_the_limit_is_refused_by_nginx(site: tuple[str, Captured]) -> None:
     url, captured = site
     before = len(captured.requests)
-    status, _, _ = http("POST", f"{url}/api/stripe-webhooks/", b"x" * (2 * 1024 * 1024 + 1), {})
+    status, headers, body = http(
+        "POST", f"{url}/api/stripe-webhooks/", b"x" * (2 * 1024 * 1024 + 1), {}
+    )
     assert status == 413
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["code"] == "body_too_large"
     assert len(captured.requests) == before
+
+
+@needs_nginx
+def test_backend_down_is_a_json_503_with_the_security_headers() -> None:
+    """gunicorn not listening (a restart): the API client gets JSON it can act on, not
+    NGINX's HTML 502, and the answer keeps the security headers."""
+    base = Path(tempfile.mkdtemp(prefix="opensec-nginx-down-"))
+    base.chmod(0o755)
+    (base / "spa").mkdir()
+    (base / "spa" / "index.html").write_text("<!doctype html>")
+    port, dead = free_port(), free_port()  # nothing listens on `dead`
+    values = nginx.production_values(
+        LISTEN_PORT=f"127.0.0.1:{port}",
+        BACKEND_UPSTREAM=f"127.0.0.1:{dead}",
+        SPA_ROOT=str(base / "spa"),
+        STATIC_ROOT=str(base),
+    )
+    conf = nginx.write_nginx_config(base / "nginx", values, devtools=False)
+    proc = subprocess.Popen(
+        nginx.nginx_command(conf), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_port(port, proc=proc, timeout=10)
+        for method, path in (("GET", "/api/filers/"), ("POST", "/api/stripe-webhooks/")):
+            status, headers, body = http(method, f"http://127.0.0.1:{port}{path}", b"{}", {})
+            assert status == 503, (method, path, status)
+            assert headers["content-type"].startswith("application/json")
+            assert json.loads(body)["code"] == "service_unavailable"
+            assert headers["x-content-type-options"] == "nosniff"
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @needs_nginx
