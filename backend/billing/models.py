@@ -143,6 +143,10 @@ class BillingEmail(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Who holds a ``sending`` claim (billing/holders.py): the task id (its redelivery takes the
+    # claim back at once) and the process (gone on this host: the sweep takes it back).
+    claimed_by = models.CharField(max_length=255, blank=True, default="")
+    claimed_process = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         verbose_name = "billing e-mail"

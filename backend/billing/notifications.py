@@ -37,16 +37,35 @@ A mail's life (each step one UPDATE conditioned on the state it leaves)::
     pending, due --email_claim--> sending --email_sent----> sent
                                           --email_release-> pending  (SMTP failed: backoff)
                                           --email_failed--> failed   (out of attempts, refused)
+    sending, by the same task --email_claim--> sending  (redelivered: its worker died)
+    sending, its process gone --emails_orphans--> pending, enqueued again  (sweep, worker start)
     pending, its task lost --emails_due--> pending, enqueued again (the sweep)
-    sending, claimed too long ago --emails_due--> failed  (worker died mid-send: maybe sent)
+    sending, claimed too long ago --emails_due--> failed  (holder nobody can judge: maybe sent)
     failed --emails_retry--> pending  (the admin's Retry)
 
 The row is unique per (event, kind), so a redelivered event, a replayed one and a second
 drain find the row made by the first; the claim lets one task send it, so a duplicated or
 redelivered task finds it ``sending`` or ``sent`` and does nothing. A worker that dies after the
 SMTP server took the message but before ``sent`` is stored is the one case that cannot be
-told apart from one that died before: such a row becomes ``failed`` with a sentence saying so,
-and only the admin's Retry sends it again (at most once by itself, never twice).
+told apart from one that died before.
+
+**A holder known to be dead: the mail is sent again.** A claim records its holder
+(:mod:`billing.holders`): the task id (only when :func:`holders.task_holder` says no two
+deliveries of the task can overlap) and the process. The redelivery of the same task id (its
+worker died; a retry after the database went away) takes its ``sending`` row back at once and
+sends; a row whose process is gone on this host goes back to ``pending`` and is enqueued again
+by the sweep and by a worker that starts (:func:`emails_orphans`). Resending, not failing, is
+the choice because the death almost always comes before or during the SMTP dialogue (the mail
+was not taken), while the window after the relay's "250" and before ``sent`` is stored is one
+round trip to the database; and a second copy is the same message to the receiving side: the
+Message-ID is derived from the event and kind (:func:`email_deliver`), so mail stores and
+clients that dedupe by Message-ID show it once. A payment-failed mail lost is worse than a
+receipt shown twice. Each take-back counts an attempt, so a mail that kills its worker every
+time ends ``failed`` after ``BILLING_EMAIL_MAX_ATTEMPTS``.
+
+**A holder nobody can judge** (another host or container, no task id) keeps the old bound:
+``sending`` longer than ``BILLING_EMAIL_STALE_AFTER`` becomes ``failed`` with a sentence saying
+so, and only the admin's Retry sends it again.
 
 The Celery tasks that drive this are in :mod:`billing.tasks`; the admin in :mod:`billing.admin`.
 """
@@ -71,6 +90,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from . import stripe_client
+from .holders import Holder, current_process, process_gone, scope
 from .models import BillingAccount, BillingEmail, WebhookEvent
 from .stripe_objects import field as stripe_field
 from .stripe_objects import object_id, timestamp
@@ -361,17 +381,30 @@ def event_emails_create(*, event: WebhookEvent) -> list[int]:
 # --- Sending ---------------------------------------------------------------------------------
 
 
-def email_claim(email_id: int, *, now: datetime | None = None) -> BillingEmail | None:
+def email_claim(
+    email_id: int, *, holder: Holder | None = None, now: datetime | None = None
+) -> BillingEmail | None:
     """Take a mail for sending, atomically; None if it is not due, someone has it, or it is over.
 
-    One conditional UPDATE: only a ``pending`` row whose ``next_attempt_at`` has come (within
-    :data:`CLAIM_EARLY`) moves to ``sending``, its attempts counted. Of any number of
-    concurrent claims (a duplicated task, a redelivered one, the sweep's) exactly one wins.
+    One conditional UPDATE: a ``pending`` row whose ``next_attempt_at`` has come (within
+    :data:`CLAIM_EARLY`) moves to ``sending``, its attempts counted; so does a ``sending`` row
+    claimed by the same task as ``holder.task_id`` (a redelivery or retry of that task: the
+    earlier delivery is over, see the module docstring). Of any number of concurrent claims (a
+    duplicated task, a redelivered one, the sweep's) exactly one wins; it records ``holder``
+    (by default: no task, this process).
     """
     now = now or timezone.now()
-    claimed = BillingEmail.objects.filter(
-        pk=email_id, status=Status.PENDING, next_attempt_at__lte=now + CLAIM_EARLY
-    ).update(status=Status.SENDING, status_changed_at=now, attempts=F("attempts") + 1)
+    holder = holder or Holder(process=current_process())
+    takeable = Q(status=Status.PENDING, next_attempt_at__lte=now + CLAIM_EARLY)
+    if holder.task_id:
+        takeable |= Q(status=Status.SENDING, claimed_by=holder.task_id)
+    claimed = BillingEmail.objects.filter(takeable, pk=email_id).update(
+        status=Status.SENDING,
+        status_changed_at=now,
+        attempts=F("attempts") + 1,
+        claimed_by=holder.task_id,
+        claimed_process=holder.process,
+    )
     if claimed != 1:
         return None
     return BillingEmail.objects.get(pk=email_id)
@@ -436,9 +469,17 @@ def _describe(error: BaseException) -> str:
 
 
 def _finish(email: BillingEmail, **fields: Any) -> bool:
-    """Move a ``sending`` mail (only) on; False if it was not ``sending`` any more."""
+    """Move a ``sending`` mail (only) still held by ``email``'s holder on; False if it was not
+    ``sending`` any more or another holder took it back (so a holder that lost its claim
+    cannot end the new holder's)."""
     fields.setdefault("status_changed_at", timezone.now())
-    return bool(BillingEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(**fields))
+    held = BillingEmail.objects.filter(
+        pk=email.pk,
+        status=Status.SENDING,
+        claimed_by=email.claimed_by,
+        claimed_process=email.claimed_process,
+    )
+    return bool(held.update(**fields))
 
 
 def email_sent(email: BillingEmail) -> None:
@@ -466,12 +507,14 @@ def email_failed(email: BillingEmail, error: BaseException) -> None:
 
 def emails_due(*, now: datetime | None = None) -> list[int]:
     """The sweep: ids of ``pending`` mails whose task got lost, each touched so that one sweep
-    takes it; ``sending`` claims older than ``BILLING_EMAIL_STALE_AFTER`` become ``failed``.
+    takes it, and of ``sending`` ones whose process is gone (:func:`emails_orphans`); other
+    ``sending`` claims older than ``BILLING_EMAIL_STALE_AFTER`` become ``failed``.
 
     A mail is lost when it is still ``pending`` ``BILLING_EMAIL_SWEEP_AFTER`` past its
     ``next_attempt_at`` (the broker was down when it was enqueued, or the task vanished).
     """
     now = now or timezone.now()
+    orphans = emails_orphans(now=now)
     stale = BillingEmail.objects.filter(
         status=Status.SENDING, status_changed_at__lt=now - settings.BILLING_EMAIL_STALE_AFTER
     )
@@ -491,6 +534,41 @@ def emails_due(*, now: datetime | None = None) -> list[int]:
     ]:
         mine = BillingEmail.objects.filter(pk=pk, status=Status.PENDING, next_attempt_at=next_at)
         if mine.update(next_attempt_at=now) == 1:
+            due.append(pk)
+    return orphans + [pk for pk in due if pk not in orphans]
+
+
+def emails_orphans(*, now: datetime | None = None) -> list[int]:
+    """``sending`` mails whose process is gone on this host (a killed worker or pool process)
+    go back to ``pending``, due now (``failed`` once out of ``BILLING_EMAIL_MAX_ATTEMPTS``);
+    their ids are returned for enqueueing. Resent, not failed: see the module docstring.
+    Claims made elsewhere are left alone (:func:`holders.process_gone` cannot tell from here).
+    """
+    now = now or timezone.now()
+    where = scope()
+    if not where:
+        return []
+    held = BillingEmail.objects.filter(
+        status=Status.SENDING, claimed_process__startswith=where + "/"
+    ).values_list("pk", "status_changed_at", "attempts", "claimed_process")[:1000]
+    due: list[int] = []
+    for pk, changed, attempts, process in held:
+        if not process_gone(process):
+            continue
+        # Only if unchanged since read, so one sweep (or worker start) takes it.
+        mine = BillingEmail.objects.filter(
+            pk=pk, status=Status.SENDING, status_changed_at=changed, claimed_process=process
+        )
+        if attempts >= settings.BILLING_EMAIL_MAX_ATTEMPTS:
+            if mine.update(
+                status=Status.FAILED,
+                status_changed_at=now,
+                last_error=f"gave up after {attempts} attempts (its worker process is gone)",
+            ):
+                logger.error("Billing e-mail %s: its worker died on every attempt", pk)
+            continue
+        if mine.update(status=Status.PENDING, status_changed_at=now, next_attempt_at=now) == 1:
+            logger.warning("Billing e-mail %s: its worker process is gone, sent again", pk)
             due.append(pk)
     return due
 

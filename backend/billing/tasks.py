@@ -306,8 +306,11 @@ def webhook_inbox_recover(**_: Any) -> int:
     while. Runs in the worker's main process (``worker_ready``); never stops the worker from
     starting (with the database or the broker away, the sweep does it later).
     """
+    emails: list[int] = []
     try:
         orphans = inbox.inbox_orphans()
+        # The mails a dead process left ``sending`` are sent again (billing/notifications.py).
+        emails = notifications.emails_orphans()
     except DATABASE_DOWN as exc:
         logger.warning("Webhook claims not recovered at start (%s: %s)", type(exc).__name__, exc)
         orphans = []
@@ -318,6 +321,10 @@ def webhook_inbox_recover(**_: Any) -> int:
     if orphans:
         logger.info("Worker start: %s claim(s) of dead processes released, %s enqueued",
                     len(orphans), sent)  # fmt: skip
+    if emails:
+        mailed = sum(billing_email_enqueue(email_id) for email_id in emails)
+        logger.info("Worker start: %s e-mail(s) of dead processes released, %s enqueued",
+                    len(emails), mailed)  # fmt: skip
     store = _wake_store()
     if store is not None:
         _wake_clear(store)
@@ -355,20 +362,31 @@ def billing_email_enqueue(email_id: int) -> bool:
     name="billing.send_billing_email",
     acks_late=True,
     time_limit=TASK_TIME_LIMIT,
+    # The database down: retried quietly with backoff (the row is untouched or still held by
+    # this task id, which the retry takes back).
+    autoretry_for=DATABASE_DOWN,
+    retry_backoff=2,
+    # Declared, so that holders.task_holder sees that no retry waits past the broker's
+    # visibility timeout (every countdown below is capped by it too).
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=True,
     # The row counts the attempts (BILLING_EMAIL_MAX_ATTEMPTS), not the message.
     max_retries=None,
 )
 def send_billing_email(self, email_id: int) -> str:
-    """Send one billing e-mail by id; returns ``sent``, ``failed`` or ``skipped`` (not due,
-    someone else's, or over), or raises Celery's Retry.
+    """Send one billing e-mail by id; returns ``sent``, ``failed``, ``skipped`` (not due,
+    someone else's, or over) or ``pending`` (a backoff longer than :data:`RETRY_BACKOFF_MAX`:
+    the sweep enqueues it when due), or raises Celery's Retry.
 
     Claimed first (:func:`notifications.email_claim`), so a duplicated or redelivered task,
     the sweep's copy, or a task of a replayed event never sends a mail twice. An SMTP failure
     puts the mail back ``pending`` and retries this task after an exponential backoff
-    (:func:`notifications.email_backoff`); after ``BILLING_EMAIL_MAX_ATTEMPTS`` attempts, or
-    a refusal for good, it is ``failed`` (the admin's Retry sends it again).
+    (:func:`notifications.email_backoff`); its own redelivery or retry (same task id) takes
+    back the claim its earlier run left ``sending`` and sends again; after
+    ``BILLING_EMAIL_MAX_ATTEMPTS`` attempts, or a refusal for good, it is ``failed`` (the
+    admin's Retry sends it again).
     """
-    email = notifications.email_claim(email_id)
+    email = notifications.email_claim(email_id, holder=holders.task_holder(self))
     if email is None:
         return "skipped"
     try:
@@ -380,6 +398,10 @@ def send_billing_email(self, email_id: int) -> str:
             return "failed"
         countdown = notifications.email_backoff(attempts=email.attempts)
         notifications.email_release(email, exc, retry_in=countdown)
+        if countdown > RETRY_BACKOFF_MAX:
+            # A longer wait must not sit in the broker past its visibility timeout (it would
+            # be delivered twice): the row keeps the due time and the sweep enqueues it then.
+            return "pending"
         # If the retry cannot be published, Celery drops this message: the row is pending
         # and the sweep enqueues it once it is overdue.
         raise self.retry(countdown=countdown) from exc

@@ -15,13 +15,27 @@ account-wide Stripe rate limit or hold every gunicorn worker in Stripe calls:
 Over a limit the answer is 429 with ``Retry-After`` and the usual JSON body
 (``config.exceptions``): ``throttled``, or ``purchases_paused`` for the brake. Counters live in
 the default cache (Redis in production), shared by every process.
+
+**While that cache is unreachable** (Redis down) the answer depends on what the limit guards:
+
+* the Stripe-call budgets (sync, cancel, resume, the account page's reads, setup intents,
+  paying an open invoice with the card on file, the portal) **fail open**: the request goes
+  ahead uncounted, one warning logged per request. They spare Stripe's account-wide rate
+  limit, which Stripe enforces itself (a 429 there is our 503 ``stripe_unavailable``), and
+  none of them lets a caller try a new card.
+* a purchase and a card change (the purchase limits and the declined-card brake) answer
+  **503** ``rate_limit_unavailable`` with a sentence, before Stripe is called: they are the
+  card-testing brake, and a brake that lets every request through exactly while it cannot
+  count is what a card tester would wait for. Buying resumes when Redis is back.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework import exceptions
@@ -31,7 +45,51 @@ from rest_framework.views import APIView
 
 from quotas.client_ip import client_network
 
+logger = logging.getLogger(__name__)
+
 DECLINES_KEY = "billing:declines:{minute}"
+#: What the cache raises when Redis cannot be reached or does not answer in time.
+CACHE_DOWN: tuple[type[BaseException], ...] = (redis.RedisError, ConnectionError, TimeoutError)
+
+
+class RateLimitUnavailable(exceptions.APIException):
+    status_code = 503
+    default_code = "rate_limit_unavailable"
+    default_detail = (
+        "Purchases and card changes are paused for a moment: the rate limits that protect "
+        "them cannot be checked right now. Please try again in a minute."
+    )
+
+
+def _cache_down_warn(request: Request, exc: BaseException) -> None:
+    """Log the cache outage once per request (a view may have several throttles)."""
+    if getattr(request, "_billing_cache_down_logged", False):
+        return
+    request._billing_cache_down_logged = True  # type: ignore[attr-defined]
+    logger.warning("Billing rate limits not checked, the cache is down (%s: %s)",
+                   type(exc).__name__, exc)  # fmt: skip
+
+
+class _FailOpen:
+    """The cache down: the request goes ahead uncounted (see the module docstring)."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return bool(super().allow_request(request, view))  # type: ignore[misc]
+        except CACHE_DOWN as exc:
+            _cache_down_warn(request, exc)
+            return True
+
+
+class _FailClosed:
+    """The cache down: 503 ``rate_limit_unavailable`` (money paths; see the module docstring)."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            return bool(super().allow_request(request, view))  # type: ignore[misc]
+        except CACHE_DOWN as exc:
+            _cache_down_warn(request, exc)
+            raise RateLimitUnavailable() from exc
 
 
 class _RateFromSettings:
@@ -43,14 +101,14 @@ class _RateFromSettings:
         return str(getattr(settings, self.setting))
 
 
-class PurchaseUserThrottle(_RateFromSettings, UserRateThrottle):
+class PurchaseUserThrottle(_FailClosed, _RateFromSettings, UserRateThrottle):
     """A person buying needs a handful of attempts, not hundreds."""
 
     scope = "purchase"
     setting = "BILLING_RATE_PURCHASE_USER"
 
 
-class PurchaseIPThrottle(_RateFromSettings, SimpleRateThrottle):
+class PurchaseIPThrottle(_FailClosed, _RateFromSettings, SimpleRateThrottle):
     """Purchases per client address, whoever is signed in: card testers rotate accounts."""
 
     scope = "purchase_ip"
@@ -60,7 +118,7 @@ class PurchaseIPThrottle(_RateFromSettings, SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": client_network(request)}
 
 
-class StripeCallThrottle(_RateFromSettings, UserRateThrottle):
+class StripeCallThrottle(_FailOpen, _RateFromSettings, UserRateThrottle):
     """One budget per user for the other endpoints that call Stripe (sync, cancel, resume)."""
 
     scope = "stripe_calls"
@@ -82,7 +140,7 @@ class PurchasesPaused(exceptions.Throttled):
         )
 
 
-class DeclineBrake(BaseThrottle):
+class DeclineBrake(_FailClosed, BaseThrottle):
     """Refuses server-side card purchases while too many cards were declined site-wide."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
@@ -107,11 +165,17 @@ def decline_record() -> None:
     """Count one declined card (a 402 of a purchase) in the site-wide window."""
     minute = int(time.time() // 60)
     key = DECLINES_KEY.format(minute=minute)
-    cache.add(key, 0, timeout=(_minutes() + 1) * 60)
     try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr: start it again
-        cache.set(key, 1, timeout=(_minutes() + 1) * 60)
+        cache.add(key, 0, timeout=(_minutes() + 1) * 60)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr: start it again
+            cache.set(key, 1, timeout=(_minutes() + 1) * 60)
+    except CACHE_DOWN as exc:
+        # Redis went away after the brake let this purchase in: the caller still gets its
+        # 402 (the decline), not a 500; the next purchase meets the 503 of the brake.
+        logger.warning("Declined card not counted, the cache is down (%s: %s)",
+                       type(exc).__name__, exc)  # fmt: skip
 
 
 def _window(now: float) -> list[tuple[int, int]]:

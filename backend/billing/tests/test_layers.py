@@ -53,7 +53,7 @@ LAYERS: dict[str, set[str]] = {
     },
     "events": {"models", "stripe_objects", "sync"},
     # The e-mails an event asks for and their sending states (it reads Stripe, writes rows).
-    "notifications": {"models", "stripe_objects", "stripe_client"},
+    "notifications": {"models", "stripe_objects", "stripe_client", "holders"},
     "tasks": {"inbox", "events", "sync", "holders", "notifications"},
     # Requests: the services, the views on them, the webhook receiver, the admin.
     "services": {

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,7 +28,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from billing import notifications, tasks
+from billing import holders, notifications, tasks
 from billing.models import BillingAccount, BillingEmail, WebhookEvent
 from billing.stripe_objects import object_id
 from billing.tests.support import SECRET, event_body, post_event, process, store, unique_user
@@ -584,3 +587,127 @@ def test_only_a_recipient_refused_for_good_is_permanent() -> None:
         smtplib.SMTPRecipientsRefused({"a@example.com": (451, b"try later")})
     )
     assert not notifications.email_error_permanent(ConnectionRefusedError())
+
+
+# --- Who holds a ``sending`` claim (billing/holders.py) ------------------------------------
+
+
+def _dead_process() -> str:
+    """The holder token of a process that ran and has ended (a real child of this one)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        token = holders._process(child.pid)
+        assert token and not holders.process_gone(token)  # it runs: not gone
+    finally:
+        child.kill()
+        child.wait()
+    return token
+
+
+def _held(user: Any, *, task_id: str, process: str) -> BillingEmail:
+    """A receipt a delivery claimed a moment ago (well within BILLING_EMAIL_STALE_AFTER)."""
+    return BillingEmail.objects.create(
+        event_id=f"evt_{task_id}", kind=Kind.RECEIPT, user=user, to=user.email, subject="s",
+        status=Status.SENDING, attempts=1, claimed_by=task_id, claimed_process=process,
+        context={"amount": "$20.00"},
+    )  # fmt: skip
+
+
+def test_a_sending_mail_held_by_a_dead_delivery_is_taken_back_by_its_redelivery_at_once(
+    user, mail_server
+):
+    # The broker of these tests (Redis, visibility 600 s) lets the task record its id.
+    assert holders.redeliveries_cannot_overlap(tasks.send_billing_email)
+    email = _held(user, task_id="delivery-1", process=_dead_process())
+    other = tasks.send_billing_email.apply(args=[email.pk], task_id="delivery-2").get()
+    assert other == "skipped"  # another task id: not its claim, whatever its process
+    email.refresh_from_db()
+    assert (email.status, email.claimed_by) == (Status.SENDING, "delivery-1")
+
+    again = tasks.send_billing_email.apply(args=[email.pk], task_id="delivery-1").get()
+    assert again == "sent"  # the same id: the earlier delivery is over, no stale wait
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (Status.SENT, 2)
+    assert email.claimed_by == "delivery-1"
+    assert email.claimed_process == holders.current_process()
+    [message] = mail_server.messages()
+    assert message["Message-ID"] == f"<{email.event_id}.receipt@{notifications._sender_domain()}>"
+
+
+def test_a_claim_records_no_task_id_when_redeliveries_could_overlap(user, settings):
+    email = _held(user, task_id="delivery-1", process=holders.current_process())
+    # A visibility timeout shorter than a run plus a countdown: the id proves nothing.
+    conf = tasks.send_billing_email.app.conf
+    saved = conf.broker_transport_options
+    conf.broker_transport_options = {**(saved or {}), "visibility_timeout": 300}
+    try:
+        assert holders.task_holder(tasks.send_billing_email).task_id == ""
+        result = tasks.send_billing_email.apply(args=[email.pk], task_id="delivery-1").get()
+    finally:
+        conf.broker_transport_options = saved
+    assert result == "skipped"
+    email.refresh_from_db()
+    assert email.status == Status.SENDING
+
+
+def test_the_sweep_and_a_starting_worker_send_again_what_a_dead_process_left_sending(
+    user, mail_tasks
+):
+    dead = _held(user, task_id="", process=_dead_process())
+    alive = _held(user, task_id="delivery-live", process=holders.current_process())
+    elsewhere = _held(user, task_id="delivery-far", process="otherhost/boot:1/123/456")
+    assert tasks.webhook_inbox_recover() == 0  # (webhook events: none)
+    assert mail_tasks == [dead.pk]
+    dead.refresh_from_db()
+    assert (dead.status, dead.attempts) == (Status.PENDING, 1)
+    assert dead.next_attempt_at <= timezone.now()
+    for row in (alive, elsewhere):  # a live holder, and one nobody can judge from here
+        row.refresh_from_db()
+        assert row.status == Status.SENDING
+
+    again = _held(user, task_id="delivery-x", process=_dead_process())
+    assert tasks.sweep_billing_emails.apply().get() == 1
+    assert mail_tasks == [dead.pk, again.pk]
+    assert tasks.sweep_billing_emails.apply().get() == 0  # taken once
+
+
+def test_a_dead_process_on_every_attempt_ends_failed(user, mail_tasks):
+    email = _held(user, task_id="", process=_dead_process())
+    BillingEmail.objects.filter(pk=email.pk).update(attempts=settings.BILLING_EMAIL_MAX_ATTEMPTS)
+    assert notifications.emails_due() == []
+    email.refresh_from_db()
+    assert email.status == Status.FAILED and "worker process is gone" in email.last_error
+
+
+def test_the_send_task_never_waits_in_the_broker_past_its_visibility_timeout():
+    task = tasks.send_billing_email
+    assert task.retry_backoff and task.retry_backoff_max == tasks.RETRY_BACKOFF_MAX <= 300
+    assert set(tasks.DATABASE_DOWN) <= set(task.autoretry_for)
+    conf = SimpleNamespace(
+        broker_url="redis://r:6379/0", broker_transport_options={"visibility_timeout": 600}
+    )
+    view = SimpleNamespace(
+        app=SimpleNamespace(conf=conf), time_limit=task.time_limit,
+        retry_backoff=task.retry_backoff, retry_backoff_max=task.retry_backoff_max,
+        default_retry_delay=task.default_retry_delay,
+    )  # fmt: skip
+    assert holders.redeliveries_cannot_overlap(view)
+
+
+def test_a_backoff_longer_than_the_cap_is_left_to_the_sweep(user, mail_server, mail_tasks):
+    email = BillingEmail.objects.create(
+        event_id="evt_long", kind=Kind.RECEIPT, user=user, to=user.email, subject="s"
+    )
+    mail_server.stop()
+    with override_settings(BILLING_EMAIL_RETRY_SECONDS=tasks.RETRY_BACKOFF_MAX + 1):
+        before = timezone.now()
+        result = tasks.send_billing_email.apply(args=[email.pk])
+    # Returned, not retried: no countdown longer than the cap waits in the broker.
+    assert result.get() == "pending" and result.state == "SUCCESS"
+    email.refresh_from_db()
+    assert email.status == Status.PENDING
+    assert (email.next_attempt_at - before).total_seconds() >= tasks.RETRY_BACKOFF_MAX + 1
+    with override_settings(BILLING_EMAIL_SWEEP_AFTER=timedelta(0)):
+        assert notifications.emails_due(now=email.next_attempt_at + timedelta(seconds=1)) == [
+            email.pk
+        ]
