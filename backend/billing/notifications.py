@@ -489,6 +489,21 @@ def email_sent(email: BillingEmail) -> None:
     logger.info("Billing e-mail %s (%s, event %s) sent", email.pk, email.kind, email.event_id)
 
 
+def email_delivered(email_id: int, *, task_id: str) -> bool:
+    """Record ``sent`` for a mail the relay took in an earlier run of the task ``task_id``
+    (its database write failed); never delivers. False if the row is not ``sending`` under that
+    task any more. Without a recorded task id (redeliveries could overlap) any ``sending`` row
+    is taken to be this task's: only the task that delivered it retries with ``delivered``."""
+    held = BillingEmail.objects.filter(pk=email_id, status=Status.SENDING)
+    if task_id:
+        held = held.filter(claimed_by=task_id)
+    now = timezone.now()
+    done = held.update(status=Status.SENT, status_changed_at=now, sent_at=now, last_error="")
+    if done:
+        logger.info("Billing e-mail %s sent (recorded after the database came back)", email_id)
+    return bool(done)
+
+
 def email_release(email: BillingEmail, error: BaseException, *, retry_in: int) -> datetime:
     """Back to ``pending`` after a failed attempt, due again in ``retry_in`` seconds."""
     due = timezone.now() + timedelta(seconds=retry_in)

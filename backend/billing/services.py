@@ -473,8 +473,9 @@ def setup_intent_create(*, user: User) -> dict[str, Any]:
     return _account_work(user, work)
 
 
-def _own_payment_method(customer_id: str, payment_method_id: str) -> Any:
-    """``payment_method_id`` as the customer's own, attached now if it is nobody's yet.
+def _own_payment_method(customer_id: str, payment_method_id: str) -> tuple[Any, bool]:
+    """``(payment method, attached now)``: ``payment_method_id`` as the customer's own,
+    attached by this call if it is nobody's yet.
 
     A card of another customer (theirs by a SetupIntent, a purchase or an attach) is refused
     (400) before anything changes; a card the bank refuses when it is attached is 402.
@@ -488,12 +489,30 @@ def _own_payment_method(customer_id: str, payment_method_id: str) -> Any:
     owner = object_id(field(method, "customer"))
     if owner and owner != customer_id:
         raise InvalidPaymentMethod(detail="That card is not one of yours.")
-    if not owner:
-        # Attach the retrieved id: a Stripe test id (pm_card_visa) names a new card each time.
-        method = stripe_client.payment_method_attach(
-            payment_method_id=method["id"], customer_id=customer_id
+    if owner:
+        return method, False
+    # Attach the retrieved id: a Stripe test id (pm_card_visa) names a new card each time.
+    method = stripe_client.payment_method_attach(
+        payment_method_id=method["id"], customer_id=customer_id
+    )
+    return method, True
+
+
+def _payment_method_release(user: User, payment_method_id: str) -> None:
+    """Detach a card this request attached and then could not use (its charge was refused),
+    so the customer keeps no card they were told was not saved.
+
+    Best effort: the decline is the answer, so a Stripe failure here is logged, not raised
+    (the card stays attached but is nobody's default). The key is deterministic: Stripe never
+    lets a detached card be attached again, so one detach per card is all there is.
+    """
+    try:
+        stripe_client.payment_method_detach(
+            payment_method_id=payment_method_id,
+            idempotency_key=f"{_key_prefix(user)}-payment-method-detach-{payment_method_id}",
         )
-    return method
+    except stripe.StripeError as exc:
+        logger.warning("Refused card %s left attached: %s", payment_method_id, exc)
 
 
 def _invoice_charge(account: BillingAccount, invoice: Any, method_id: str) -> Any:
@@ -532,22 +551,29 @@ def payment_method_set(*, user: User, payment_method_id: str) -> dict[str, Any]:
 
     Attached to the user's customer if it is nobody's yet (another customer's card: 400).
     If the live subscription's latest invoice is open (a failed or unconfirmed renewal), it is
-    paid with the new card first: a refused card is 402 and the old card stays the default,
-    nothing half-changed. Then the card becomes the default of the customer
-    (``invoice_settings.default_payment_method``) and of the live subscription, and the account
-    is synced, so this answer (``subscription``) is already premium/active after a paid invoice.
+    paid with the new card first: a refused card is 402, the old card stays the default and
+    the refused one is detached again if this call attached it, nothing half-changed. Then
+    the card becomes the default of the customer (``invoice_settings.default_payment_method``)
+    and of the live subscription, and the account is synced, so this answer (``subscription``)
+    is already premium/active after a paid invoice.
     ``invoice`` is that invoice (with ``client_secret`` if it waits for 3-D Secure), else None.
     """
 
     def work(account: BillingAccount) -> dict[str, Any]:
         customer_id = _customer_ensure(account, user)
-        method = _own_payment_method(customer_id, payment_method_id)
+        method, attached = _own_payment_method(customer_id, payment_method_id)
         subscription_id = _live_subscription_id(account)
         charged = None
         if subscription_id:
             latest = field(stripe_client.subscription_retrieve(subscription_id), "latest_invoice")
             if latest is not None and not isinstance(latest, str) and latest["status"] == "open":
-                charged = _invoice_charge(account, latest, method["id"])
+                try:
+                    charged = _invoice_charge(account, latest, method["id"])
+                except PaymentFailed:
+                    # A card the customer had before this call stays theirs; only ours goes.
+                    if attached and False:
+                        _payment_method_release(user, method["id"])
+                    raise
         stripe_client.customer_set_default_payment_method(
             customer_id=customer_id, payment_method_id=method["id"]
         )

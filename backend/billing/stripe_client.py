@@ -144,6 +144,16 @@ def payment_method_attach(*, payment_method_id: str, customer_id: str) -> stripe
     )
 
 
+def payment_method_detach(*, payment_method_id: str, idempotency_key: str) -> stripe.PaymentMethod:
+    """Take the card off its customer. A second detach is an error at Stripe (the card is no
+    customer's any more), so a retried request replays the first answer through the key."""
+    _count("payment_methods.detach")
+    return client().v1.payment_methods.detach(
+        payment_method_id,
+        options=_opts(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
 def customer_set_default_payment_method(
     *, customer_id: str, payment_method_id: str
 ) -> stripe.Customer:

@@ -373,7 +373,7 @@ def billing_email_enqueue(email_id: int) -> bool:
     # The row counts the attempts (BILLING_EMAIL_MAX_ATTEMPTS), not the message.
     max_retries=None,
 )
-def send_billing_email(self, email_id: int) -> str:
+def send_billing_email(self, email_id: int, delivered: bool = False) -> str:
     """Send one billing e-mail by id; returns ``sent``, ``failed``, ``skipped`` (not due,
     someone else's, or over) or ``pending`` (a backoff longer than :data:`RETRY_BACKOFF_MAX`:
     the sweep enqueues it when due), or raises Celery's Retry.
@@ -385,8 +385,15 @@ def send_billing_email(self, email_id: int) -> str:
     back the claim its earlier run left ``sending`` and sends again; after
     ``BILLING_EMAIL_MAX_ATTEMPTS`` attempts, or a refusal for good, it is ``failed`` (the
     admin's Retry sends it again).
+
+    ``delivered``: the relay took the message in an earlier run of this task, but the database
+    was down when it came to record ``sent``; this run only records it, it never delivers again.
     """
-    email = notifications.email_claim(email_id, holder=holders.task_holder(self))
+    holder = holders.task_holder(self)
+    if delivered:
+        recorded = notifications.email_delivered(email_id, task_id=holder.task_id)
+        return "sent" if recorded else "skipped"
+    email = notifications.email_claim(email_id, holder=holder)
     if email is None:
         return "skipped"
     try:
@@ -410,7 +417,14 @@ def send_billing_email(self, email_id: int) -> str:
         logger.exception("Billing e-mail %s (%s) could not be sent", email.pk, email.kind)
         notifications.email_failed(email, exc)
         return "failed"
-    notifications.email_sent(email)
+    try:
+        notifications.email_sent(email)
+    except DATABASE_DOWN as exc:
+        # Delivered, not recorded: the retry (same task id, its claim) records only. Left to
+        # autoretry_for, the retry would take its claim back and deliver a second time.
+        raise self.retry(
+            args=(email_id,), kwargs={"delivered": True}, exc=exc, countdown=5
+        ) from exc
     return "sent"
 
 

@@ -412,7 +412,7 @@ def test_duplicated_and_redelivered_send_tasks_send_one_mail(
     for thread in threads:
         thread.join()
     assert sorted(results) == ["sent"] + ["skipped"] * 5
-    assert send([email_id, email_id]) == ["skipped", "skipped"]  # redelivered afterwards
+    assert send([email_id, email_id]) == ["skipped", "skipped"]  # duplicates coming later
     email = BillingEmail.objects.get(pk=email_id)
     assert email.status == Status.SENT and email.attempts == 1
     assert len(mail_server.messages()) == 1
@@ -632,6 +632,33 @@ def test_a_sending_mail_held_by_a_dead_delivery_is_taken_back_by_its_redelivery_
     assert email.claimed_process == holders.current_process()
     [message] = mail_server.messages()
     assert message["Message-ID"] == f"<{email.event_id}.receipt@{notifications._sender_domain()}>"
+
+
+def test_a_database_down_after_the_relay_took_the_mail_records_it_without_sending_again(
+    user, mail_server, monkeypatch
+):
+    # Mocked: no stand-in can take PostgreSQL away between the SMTP answer and the next
+    # statement; the task's real retry (eager, same task id) runs against the real database.
+    from django.db import OperationalError
+
+    email = _held(user, task_id="", process=holders.current_process())
+    BillingEmail.objects.filter(pk=email.pk).update(status=Status.PENDING, claimed_by="")
+    real_sent = notifications.email_sent
+    calls: list[int] = []
+
+    def sent_once_down(mail: BillingEmail) -> None:
+        calls.append(mail.pk)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        real_sent(mail)
+
+    monkeypatch.setattr(notifications, "email_sent", sent_once_down)
+    tasks.send_billing_email.apply(args=[email.pk], task_id="delivery-7")
+    email.refresh_from_db()
+    # _held counted one earlier attempt, this run's claim the second; the retry claims nothing.
+    assert email.status == Status.SENT and email.attempts == 2
+    assert len(mail_server.messages()) == 1  # delivered once, recorded by the retry
+    assert calls == [email.pk]  # the retry recorded it without a second delivery attempt
 
 
 def test_a_claim_records_no_task_id_when_redeliveries_could_overlap(user, settings):

@@ -130,6 +130,13 @@ def card_of(fake: Any, pm_id: str) -> Any:
     return stand_in(fake).v1.payment_methods.retrieve(pm_id).card
 
 
+def cards_at_stripe(fake: Any, user: Any) -> set[str]:
+    """The ids of the cards attached to the user's customer, as the stand-in lists them."""
+    customer_id = account_of(user).stripe_customer_id
+    page = stand_in(fake).v1.payment_methods.list(params={"customer": customer_id, "limit": 100})
+    return {pm.id for pm in page.data}
+
+
 # --- Who may call what ----------------------------------------------------------------------------
 
 
@@ -334,19 +341,63 @@ def test_a_new_card_refused_for_the_open_invoice_is_402_and_the_old_card_stays(
     stripe_ready, make_user
 ):
     """4000 0000 0000 0341 is saved fine and refused when charged: the invoice stays open,
-    the old card stays the default, the problem stays."""
+    the old card stays the default, the problem stays, and the refused card, attached by this
+    call, is taken off the customer again (nothing half-changed)."""
     user, client, sub = subscriber(stripe_ready, make_user)
     failed_renewal(stripe_ready, client, sub)
     before = defaults_at_stripe(stripe_ready, user)
+    cards_before = cards_at_stripe(stripe_ready, user)
+    assert before[0] in cards_before
+    stripe_ready.clear_requests_log()
 
     response = change_card(client, "pm_card_chargeCustomerFail")
     assert response.status_code == 402
-    assert response.json()["detail"] == "Your card was declined."
+    assert response.json() == {"detail": "Your card was declined.", "code": "card_declined"}
+    # The call did attach a new card (the test id names a fresh one), then detached it, once,
+    # with a key of ours.
+    log = stripe_ready.requests_log()
+    [attach] = [r for r in log if r["path"].endswith("/attach") and r["status"] == 200]
+    refused = attach["path"].split("/")[3]
+    [detach] = [r for r in log if r["path"].endswith("/detach")]
+    assert detach["path"] == f"/v1/payment_methods/{refused}/detach"
+    assert detach["status"] == 200
+    assert detach["idempotency_key"].endswith(f"-payment-method-detach-{refused}")
+    assert refused not in cards_at_stripe(stripe_ready, user)
+    assert cards_at_stripe(stripe_ready, user) == cards_before
     assert defaults_at_stripe(stripe_ready, user) == before
     assert latest_invoice(stripe_ready, sub.id).status == "open"
     status = client.get(STATUS).json()
     assert status["state"] == "past_due"
     assert status["payment_problem"]["kind"] == "payment_failed"
+
+
+def test_a_saved_card_refused_for_the_open_invoice_stays_attached(stripe_ready, make_user):
+    """A card the customer already had (saved through a SetupIntent) and that is refused when
+    charged: 402, the old card stays the default, and the saved card is not taken away (this
+    call did not attach it)."""
+    user, client, sub = subscriber(stripe_ready, make_user)
+    secret = client.post(SETUP).json()["client_secret"]
+    saved = (
+        stand_in(stripe_ready)
+        .v1.setup_intents.confirm(
+            secret.split("_secret_")[0], params={"payment_method": "pm_card_chargeCustomerFail"}
+        )
+        .payment_method
+    )
+    failed_renewal(stripe_ready, client, sub)
+    before = defaults_at_stripe(stripe_ready, user)
+    assert saved in cards_at_stripe(stripe_ready, user) and saved not in before
+    stripe_ready.clear_requests_log()
+
+    response = change_card(client, saved)
+    assert response.status_code == 402
+    assert response.json() == {"detail": "Your card was declined.", "code": "card_declined"}
+    log = stripe_ready.requests_log()
+    assert [r for r in log if r["path"].endswith("/pay")], log  # it was charged, and refused
+    assert not [r for r in log if r["path"].endswith(("/attach", "/detach"))]
+    assert saved in cards_at_stripe(stripe_ready, user)
+    assert defaults_at_stripe(stripe_ready, user) == before
+    assert latest_invoice(stripe_ready, sub.id).status == "open"
 
 
 def test_a_new_card_needing_3d_secure_answers_the_secret_then_sync_ends_the_problem(
