@@ -23,7 +23,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from billing import entitlement, services
-from billing.models import BillingAccount, WebhookEvent
+from billing.models import BillingAccount, BillingEmail, WebhookEvent
 
 Status = WebhookEvent.Status
 T = TypeVar("T")
@@ -248,6 +248,13 @@ def claimed_again(event_ids: Iterable[str]) -> int:
     released for a retry)."""
     wanted = set(event_ids)
     return database(lambda: WebhookEvent.objects.filter(pk__in=wanted, attempts__gt=1).count())
+
+
+def emails_unsettled() -> int:
+    """How many billing e-mails are still ``pending`` or ``sending``: until none is, a copy
+    sent again (a claim taken back from a dead worker) may still arrive."""
+    unsettled = (BillingEmail.Status.PENDING, BillingEmail.Status.SENDING)
+    return database(lambda: BillingEmail.objects.filter(status__in=unsettled).count())
 
 
 def applied_counts(worker_log: Path) -> Counter[str]:

@@ -17,11 +17,13 @@ PostgreSQL, Redis, the Stripe and mail stand-ins, restarted like Compose restart
    Stripe's subscriptions give, and counts.
 
 One line per scenario: events sent / acknowledged 2xx / answered 5xx (Stripe retries) /
-stored / processed / **lost** / **processed twice** / accounts matching Stripe / seconds from
-the fault's repair until all converged; purchases: attempts / subscriptions created /
-**duplicates**. The report goes to ``--json`` (make chaos: var/test-results/chaos.json);
-exit status 1 if anything was lost or done twice, a purchase was duplicated, an account
-stayed wrong, a scenario did not converge within ``--converge-timeout``, or a check failed.
+stored / processed / **lost** / **processed twice** (side effects: events applied twice +
+billing e-mails delivered twice, by Message-ID, chaos.mail) / e-mails delivered / accounts
+matching Stripe / seconds from the fault's repair until all converged; purchases: attempts /
+subscriptions created / **duplicates**. The report goes to ``--json`` (make chaos:
+var/test-results/chaos.json); exit status 1 if anything was lost or done twice (an e-mail
+sent twice included), a purchase was duplicated, an account stayed wrong, a scenario did not
+converge within ``--converge-timeout``, or a check failed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaos.mail import emails_count, maildir_ids
 from chaos.scenarios import FAULTS, Context, Fault
 from chaos.topology import SWEEP_BOUND, WEBHOOK_RETRIES, Topology, topology_up
 from chaos.traffic import Burst, Buyers, Purchase
@@ -47,7 +50,8 @@ from devstack.paths import ROOT, say
 
 COLUMNS = (
     f"{'scenario':<40} {'sent':>5} {'2xx':>5} {'5xx':>5} {'stored':>6} {'done':>5} "
-    f"{'lost':>4} {'twice':>5} {'accounts':>8} {'conv s':>6}   {'buys':>4} {'subs':>4} {'dup':>3}"
+    f"{'lost':>4} {'twice':>5} {'mails':>5} {'accounts':>8} {'conv s':>6}   "
+    f"{'buys':>4} {'subs':>4} {'dup':>3}"
 )
 
 
@@ -65,7 +69,11 @@ class Row:
     processed: int = 0
     failed: int = 0
     lost: int = 0
+    #: Events whose effect was committed more than once (the worker's log).
     processed_twice: int = 0
+    #: Billing e-mails (distinct Message-IDs) delivered more than once, and all deliveries.
+    emails_twice: int = 0
+    emails_sent: int = 0
     accounts_matching: int = 0
     accounts: int = 0
     converged_seconds: float | None = None
@@ -76,10 +84,15 @@ class Row:
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def side_effects_twice(self) -> int:
+        """The "twice" figure: events applied twice and e-mails delivered twice."""
+        return self.processed_twice + self.emails_twice
+
+    @property
     def ok(self) -> bool:
         return (
             self.lost == 0
-            and self.processed_twice == 0
+            and self.side_effects_twice == 0
             and self.duplicates == 0
             and self.unacknowledged == 0
             and self.accounts_matching == self.accounts
@@ -92,7 +105,8 @@ class Row:
         name = f"{self.number} {self.title}"
         return (
             f"{name:<40} {self.sent:>5} {self.acknowledged:>5} {self.answered_5xx:>5} "
-            f"{self.stored:>6} {self.processed:>5} {self.lost:>4} {self.processed_twice:>5} "
+            f"{self.stored:>6} {self.processed:>5} {self.lost:>4} {self.side_effects_twice:>5} "
+            f"{self.emails_sent:>5} "
             f"{f'{self.accounts_matching}/{self.accounts}':>8} {converged:>6}   "
             f"{self.purchase_attempts:>4} {self.subscriptions_created:>4} {self.duplicates:>3}"
             + ("" if self.ok else "   FAILED")
@@ -103,7 +117,8 @@ class Row:
         return (
             f"| {self.number}. {self.title} | {self.sent} | {self.acknowledged} | "
             f"{self.answered_5xx} | {self.stored} | {self.processed} | **{self.lost}** | "
-            f"**{self.processed_twice}** | {self.accounts_matching}/{self.accounts} | "
+            f"**{self.side_effects_twice}** | {self.emails_sent} | "
+            f"{self.accounts_matching}/{self.accounts} | "
             f"{converged} | {self.purchase_attempts} / {self.subscriptions_created} / "
             f"**{self.duplicates}** |"
         )
@@ -186,6 +201,7 @@ def scenario(
 
     ctx = Context(topology, args, rng, change_subscriptions=change_more)
     log_mark = _size(topology.worker_log)
+    mail_mark = set(maildir_ids(topology.maildir))
     fault.arm(ctx)
     seconds = fault.burst_seconds(args)
     deadline = time.monotonic() + seconds + args.retry_window
@@ -230,6 +246,13 @@ def scenario(
     row.lost = len(state.waiting)
     applied = observe.applied_counts(topology.worker_log)
     row.processed_twice = sum(1 for event_id in acked if applied[event_id] > 1)
+    # The mails of the processed events go out after them: until none is pending or sending
+    # (a copy sent again would arrive by then), at most a sweep bound past the convergence's.
+    mail_limit = max(limit, time.monotonic() + SWEEP_BOUND)
+    while (unsettled := observe.emails_unsettled()) and time.monotonic() < mail_limit:
+        time.sleep(0.5)
+    mails = emails_count(topology.maildir, before=mail_mark)
+    row.emails_sent, row.emails_twice = mails.sent, len(mails.twice)
     row.accounts, row.accounts_matching = len(users), len(users) - len(wrong)
     row.purchase_attempts = sum(len(p.answers) for p in purchases)
     created = observe.subscriptions_of(world.client, [p.user_id for p in purchases])
@@ -241,6 +264,9 @@ def scenario(
         topology.worker_log, log_mark
     ).count("WorkerLostError(")
     row.notes["events claimed more than once"] = observe.claimed_again(acked)
+    row.notes["e-mails delivered more than once (Message-IDs)"] = mails.twice[:20]
+    if unsettled:
+        row.notes["e-mails still pending or sending when counted"] = unsettled
     if fault.number == 3:
         row.checks["receiver answers 2xx while Redis is down (stored; the sweep wakes)"] = all(
             d.failed_attempts == 0 for d in ours
@@ -342,7 +368,10 @@ def report(rows: list[Row], args: argparse.Namespace, started: float, load: list
             "sweep bound (s)": SWEEP_BOUND,
             "stand-in retries (s)": WEBHOOK_RETRIES,
         },
-        "scenarios": [asdict(row) | {"ok": row.ok} for row in rows],
+        "scenarios": [
+            asdict(row) | {"processed_twice_side_effects": row.side_effects_twice, "ok": row.ok}
+            for row in rows
+        ],
     }
 
 
@@ -395,9 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print("\n| scenario | sent | 2xx | 5xx | stored | processed | lost | twice | accounts "
-          "| converged (s) | purchases: attempts / created / duplicates |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| scenario | sent | 2xx | 5xx | stored | processed | lost | twice | e-mails "
+          "| accounts | converged (s) | purchases: attempts / created / duplicates |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.markdown())
     m = result["machine"]
@@ -405,9 +434,11 @@ def main(argv: list[str] | None = None) -> int:
           f"start {' '.join(map(str, load))}; {result['seconds']:.0f} s; report {out}")  # fmt: skip
     lost = sum(r.lost for r in rows)
     twice = sum(r.processed_twice for r in rows)
+    emails_twice = sum(r.emails_twice for r in rows)
     duplicates = sum(r.duplicates for r in rows)
     print(f"chaos: {result['passed']} passed, {result['failed']} failed (lost {lost}, processed "
-          f"twice {twice}, duplicate subscriptions {duplicates})", flush=True)  # fmt: skip
+          f"twice {twice + emails_twice}: {twice} events, {emails_twice} e-mails; duplicate "
+          f"subscriptions {duplicates})", flush=True)  # fmt: skip
     return 0 if result["ok"] else 1
 
 

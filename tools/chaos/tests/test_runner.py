@@ -1,6 +1,7 @@
 """The runner's own parts that need no topology: when a scenario counts as passed, the lines
 it prints, the pool processes it finds, the deliveries it makes (against a real HTTP server
-that answers 503 first). The whole run is `make chaos`."""
+that answers 503 first), the e-mails it counts twice (in a Maildir written by the dev mail
+server over real SMTP). The whole run is `make chaos`."""
 
 from __future__ import annotations
 
@@ -8,18 +9,23 @@ import hashlib
 import hmac
 import json
 import os
+import smtplib
 import subprocess
 import sys
 import threading
 import time
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from chaos import traffic
+from chaos.mail import emails_count, maildir_ids
 from chaos.run import Row
 from chaos.scenarios import pool_processes
 from chaos.traffic import Burst
+from devstack.mailserver import MailServer
 
 
 def good_row(**changes: object) -> Row:
@@ -37,6 +43,7 @@ def test_a_scenario_passes_only_with_nothing_lost_twice_duplicated_or_wrong():
     for bad in (
         {"lost": 1},
         {"processed_twice": 1},
+        {"emails_twice": 1},
         {"duplicates": 1},
         {"unacknowledged": 1},
         {"accounts_matching": 4},
@@ -46,7 +53,56 @@ def test_a_scenario_passes_only_with_nothing_lost_twice_duplicated_or_wrong():
         row = good_row(**bad)
         assert not row.ok, bad
         assert row.line().endswith("FAILED")
-    assert "| **0** | **0** | 5/5 | 1.5 |" in good_row().markdown()
+    assert "| **0** | **0** | 0 | 5/5 | 1.5 |" in good_row().markdown()
+
+
+def test_the_twice_figure_adds_the_emails_delivered_twice_to_the_events_applied_twice():
+    row = good_row(processed_twice=2, emails_twice=3, emails_sent=7)
+    assert row.side_effects_twice == 5
+    assert "| **5** | 7 | 5/5 |" in row.markdown()
+    assert "    5     7 " in row.line()
+
+
+def send(port: int, message_id: str | None, to: str = "buyer@x.test") -> None:
+    """One mail over SMTP to the dev mail server, as Django's SMTP backend hands it over."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "billing@localhost", to, "Receipt"
+    if message_id is not None:
+        message["Message-ID"] = message_id
+    message.set_content("Thank you.")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(message)
+
+
+def test_an_email_delivered_twice_is_counted_once_per_message_id_when_its_copy_arrives(
+    tmp_path: Path,
+):
+    maildir = tmp_path / "mailbox"
+    with MailServer(maildir) as server:
+        send(server.port, "<evt_1.receipt@localhost>")
+        send(server.port, "<evt_2.receipt@localhost>")
+        mark = set(maildir_ids(maildir))
+        assert emails_count(maildir, before=mark).sent == 0
+        # Since the mark: evt_1's receipt again (its first copy came before), evt_3's
+        # cancellation three times, one new mail, one without a Message-ID.
+        send(server.port, "<evt_1.receipt@localhost>")
+        for _ in range(3):
+            send(server.port, "<evt_3.cancellation_scheduled@localhost>")
+        send(server.port, "<evt_4.receipt@localhost>")
+        send(server.port, None)
+        # A reader moving one copy to cur/ (with its flags) does not change the count.
+        [first, *_] = sorted((maildir / "new").iterdir())
+        first.rename(maildir / "cur" / f"{first.name}:2,S")
+    counted = emails_count(maildir, before=mark)
+    # Django's SMTP backend would add a Message-ID; the server does not: this one has none.
+    assert len(maildir_ids(maildir)) == 8 and "" in maildir_ids(maildir).values()
+    assert counted.sent == 6
+    assert counted.twice == [
+        "<evt_1.receipt@localhost>",
+        "<evt_3.cancellation_scheduled@localhost>",
+    ]
+    assert emails_count(maildir, before=set(maildir_ids(maildir))).sent == 0
+    assert emails_count(tmp_path / "no-such-maildir", before=set()).sent == 0
 
 
 def test_the_pool_processes_are_the_workers_children():

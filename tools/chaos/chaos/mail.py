@@ -1,0 +1,62 @@
+"""The billing e-mails that reached the dev mail server, counted by Message-ID.
+
+devstack's mail server (aiosmtpd's ``Mailbox`` handler) keeps every message it is given in a
+Maildir: one file per delivery, written under ``tmp/`` and renamed into ``new/`` (a reader may
+move it to ``cur/``, adding ``:2,<flags>`` to its name). billing.notifications gives each mail
+the Message-ID ``<event id>.<kind>@<sender domain>``, the same for every send of that mail, so
+two files with one Message-ID are one e-mail delivered twice: a side effect done twice, which
+the run counts with the events applied twice.
+
+No Django here: it reads files only (the unit tests use it without a topology).
+"""
+
+from __future__ import annotations
+
+import email.policy
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+_HEADERS = BytesHeaderParser(policy=email.policy.default)
+
+
+def maildir_ids(maildir: Path) -> dict[str, str]:
+    """Each stored message's Maildir key (its file name without the ``:2,`` flags) → its
+    Message-ID (``""`` if it has none). ``tmp/`` is left out: a file there is half written."""
+    found: dict[str, str] = {}
+    for sub in ("new", "cur"):
+        folder = maildir / sub
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.name.startswith("."):
+                continue
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # moved new/ → cur/ meanwhile: read there (or next time)
+                continue
+            message_id = _HEADERS.parsebytes(data).get("Message-ID")
+            found[path.name.split(":", 1)[0]] = str(message_id or "").strip()
+    return found
+
+
+@dataclass
+class MailCount:
+    """The e-mails delivered since a mark: how many, and the Message-IDs delivered more than
+    once among them (a copy since the mark and another at any time)."""
+
+    sent: int = 0
+    twice: list[str] = field(default_factory=list)
+
+
+def emails_count(maildir: Path, *, before: Collection[str]) -> MailCount:
+    """Count the messages of ``maildir`` not in ``before`` (the keys of :func:`maildir_ids` at
+    the mark). A duplicate whose first copy came before the mark counts now, when the second
+    copy arrived; a message without a Message-ID counts as sent and is never a duplicate."""
+    ids = maildir_ids(maildir)
+    copies = Counter(message_id for message_id in ids.values() if message_id)
+    new = {message_id for key, message_id in ids.items() if key not in before}
+    twice = sorted(message_id for message_id in new if message_id and copies[message_id] > 1)
+    return MailCount(sent=sum(1 for key in ids if key not in before), twice=twice)
