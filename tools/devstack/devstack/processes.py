@@ -178,8 +178,8 @@ class PostgresServer:
                 stdout=log, stderr=log, **self.run_as,
             )  # fmt: skip
         wait_for_port(self.port, proc=self.proc)
+        self._wait_ready()
         if not self.created:
-            time.sleep(0.2)
             subprocess.run(
                 [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                  "opensecdata"],
@@ -187,6 +187,19 @@ class PostgresServer:
             )  # fmt: skip
             self.created = True
         return self
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        """Until PostgreSQL accepts connections: it listens before it is ready ("the database
+        system is starting up" while it replays its log after a restart)."""
+        deadline = time.monotonic() + timeout
+        isready = [_pg_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
+                   "-U", "postgres"]  # fmt: skip
+        while subprocess.run(isready, check=False).returncode != 0:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"PostgreSQL exited with {self.proc.returncode} on start")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL on {self.port} not ready after {timeout}s")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """PostgreSQL's "fast" shutdown (SIGINT): it does not wait for clients to leave, and
