@@ -571,7 +571,7 @@ def payment_method_set(*, user: User, payment_method_id: str) -> dict[str, Any]:
                     charged = _invoice_charge(account, latest, method["id"])
                 except PaymentFailed:
                     # A card the customer had before this call stays theirs; only ours goes.
-                    if attached and False:
+                    if attached:
                         _payment_method_release(user, method["id"])
                     raise
         stripe_client.customer_set_default_payment_method(
