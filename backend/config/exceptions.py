@@ -3,10 +3,14 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
+
+#: Seconds a client is asked to wait when the database is unreachable.
+DATABASE_DOWN_RETRY_AFTER = 5
 
 
 def _first_message(detail: Any) -> tuple[str, str]:
@@ -30,6 +34,20 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable (down, restarting, out of connections): nothing the
+        # client did, and nothing a retry in a moment would not fix. A 503 with Retry-After,
+        # not a 500: Stripe.js callers, scripts and the SPA retry it. Logged by Django's
+        # request logger as every 5xx.
+        set_rollback()
+        return Response(
+            {
+                "detail": "The service is briefly unavailable; please try again in a moment.",
+                "code": "service_unavailable",
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_DOWN_RETRY_AFTER)},
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None
