@@ -38,7 +38,7 @@ from localstripe.errors import UserError
 
 from . import context, hosted, pages, state
 from .errors import StripeError, idempotency_error, invalid_request
-from .patches import billing_portal, customers, subscriptions
+from .patches import billing_portal, coupons, customers, schedules, subscriptions, trials
 from .patches.events import dispatcher, retry_delays
 from .patches.prices import Price
 
@@ -539,6 +539,8 @@ def build_app(access_log: bool = False) -> web.Application:
         _sub_helper(subscriptions.expire_incomplete),
     )
     r.add_post("/_config/invoices/{id}/retry", _invoice_helper(subscriptions.retry_invoice))
+    r.add_post("/_config/subscriptions/{id}/trial_will_end", _sub_helper(trials.trial_will_end))
+    r.add_post("/_config/subscriptions/{id}/end_trial", _sub_helper(trials.end_trial))
     r.add_get("/_config/public_url", get_public_url)
     r.add_post("/_config/public_url", set_public_url)
     pages.add_routes(r)
@@ -549,6 +551,12 @@ def build_app(access_log: bool = False) -> web.Application:
     r.add_post("/v1/webhook_endpoints", create_webhook_endpoint)
     add_resource_routes(r, customers.WebhookEndpoint, skip={("POST", "/v1/webhook_endpoints")})
     add_resource_routes(r, Price)
+    schedule_cls = schedules.SubscriptionSchedule
+    for action in ("release", "cancel"):
+        url = f"/v1/subscription_schedules/{{id}}/{action}"
+        r.add_route("POST", url, ls.api_extra(getattr(schedules, "api_" + action + "_route"), url))
+    add_resource_routes(r, schedule_cls, skip={("DELETE", "/v1/subscription_schedules/{id}")})
+    add_resource_routes(r, coupons.PromotionCode, skip={("DELETE", "/v1/promotion_codes/{id}")})
     # localstripe's extra routes first (`/v1/invoices/upcoming` before `/v1/invoices/{id}`)
     for method, url, func in R.extra_apis:
         r.add_route(method, url, ls.api_extra(_late(func), url))

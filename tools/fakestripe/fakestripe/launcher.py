@@ -270,6 +270,14 @@ class FakeStripe:
     def expire_incomplete(self, subscription_id: str) -> dict:
         return self._call("POST", f"/_config/subscriptions/{subscription_id}/expire_incomplete")
 
+    def trial_will_end(self, subscription_id: str) -> dict:
+        """``customer.subscription.trial_will_end`` now (Stripe: three days before the end)."""
+        return self._call("POST", f"/_config/subscriptions/{subscription_id}/trial_will_end")
+
+    def end_trial(self, subscription_id: str) -> dict:
+        """The trial ends now: charged, cancelled or paused as Stripe would (the subscription)."""
+        return self._call("POST", f"/_config/subscriptions/{subscription_id}/end_trial")
+
     def authenticate(self, payment_intent_id: str, client_secret: str, success: bool = True):
         """Answer the 3-D Secure challenge of a ``requires_action`` PaymentIntent, or of a
         SetupIntent (a ``seti_...`` id), as the Stripe.js stand-in's box does."""

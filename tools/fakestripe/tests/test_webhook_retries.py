@@ -18,16 +18,22 @@ from fakestripe.launcher import FakeStripe
 
 
 class Flaky:
-    """Answers 503 until ``down_until`` (monotonic), then 200; counts the POSTs."""
+    """Answers 503 for ``down_for`` seconds from the first POST, then 200; counts the POSTs.
+
+    The outage starts with the first delivery, not when the receiver is made: the stand-in's
+    start-up (a second or more on a loaded machine) must not eat into it."""
 
     def __init__(self, down_for: float) -> None:
-        self.down_until = time.monotonic() + down_for
+        self.down_for = down_for
+        self.down_until: float | None = None
         self.answers: list[int] = []
         flaky = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if flaky.down_until is None:
+                    flaky.down_until = time.monotonic() + flaky.down_for
                 status = 503 if time.monotonic() < flaky.down_until else 200
                 flaky.answers.append(status)
                 self.send_response(status)

@@ -11,14 +11,18 @@ from .. import state
 from . import (
     billing_portal,
     cards,
+    coupons,
     customers,
     events,
     export,
     invoices,
     payment_intents,
+    plan_change,
     prices,
+    schedules,
     setup_intents,
     subscriptions,
+    trials,
 )
 
 _applied = {"done": False}
@@ -37,8 +41,12 @@ def apply_all() -> None:
         invoices,
         prices,
         subscriptions,
+        plan_change,
+        schedules,
         customers,
         billing_portal,
+        coupons,  # coupons and trials wrap subscriptions' and invoices' patches: keep
+        trials,  # them after those
     ):
         module.apply()
     _applied["done"] = True

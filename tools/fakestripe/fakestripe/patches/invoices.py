@@ -49,7 +49,7 @@ from localstripe import resources as R
 
 from .. import hosted
 from ..errors import StripeError, invalid_request
-from . import cards
+from . import cards, plan_change
 from .events import emit
 from .export import unknown_parameter
 
@@ -241,7 +241,12 @@ def _line_shape(self, obj):
     ):
         obj.pop(key, None)
     plan = getattr(self, "plan", None)
-    if self.type == "subscription":
+    proration_parent = plan_change.line_parent(self)
+    if proration_parent is not None:  # a proration of a subscription item
+        parent = proration_parent
+    elif self.type == "subscription":
+        if plan is not None and self.description == _plan_name(plan):  # localstripe's default
+            obj["description"] = plan_change.subscription_line_description(plan, self.quantity)
         parent = {
             "invoice_item_details": None,
             "subscription_item_details": {
@@ -278,6 +283,11 @@ def _line_shape(self, obj):
     obj["pretax_credit_amounts"] = []
     obj["subtotal"] = self.amount
     return obj
+
+
+def _plan_name(plan) -> str | None:
+    product = R.store.get("product:" + str(plan.product))
+    return getattr(product, "name", None)
 
 
 def status(self):
@@ -424,6 +434,41 @@ def api_pay_invoice(
     return obj
 
 
+def api_void_invoice(cls, id, **kwargs):
+    """``POST /v1/invoices/{id}/void``: an open invoice becomes ``void`` (``invoice.voided``).
+
+    Its PaymentIntent is canceled; a subscription's first invoice expires the ``incomplete``
+    subscription (localstripe's rule), a pending update's invoice discards the update, any
+    other subscription is left as it is [localstripe: any subscription became
+    ``incomplete_expired``; a crash without a PaymentIntent].
+    """
+    unknown_parameter(kwargs)
+    obj = cls._api_retrieve(id)
+    if obj.status not in ("draft", "open"):
+        raise invalid_request(
+            f"You can only void an open invoice (this invoice is {obj.status}).",
+            code="invoice_not_editable",
+        )
+    pi = _pi(obj)
+    if pi is not None and pi.status != "succeeded":
+        pi._canceled = True
+        pi.next_action = None
+    obj._draft = False
+    obj._voided = True
+    obj.status_transitions["voided_at"] = int(time.time())
+    emit("invoice.voided", obj)
+    if obj.subscription:
+        from .subscriptions import changes
+
+        sub = R.Subscription._api_retrieve(obj.subscription)
+        if sub.status == "incomplete":
+            sub._on_initial_payment_voided(obj)
+        else:
+            with changes(sub):
+                plan_change.on_invoice_voided(sub, obj)
+    return obj
+
+
 def _boolean(value, param: str) -> bool | None:
     if value is None:
         return None
@@ -487,6 +532,7 @@ def apply() -> None:
     inv._finalize = finalize
     inv._on_payment_success = on_payment_success
     inv._api_pay_invoice = classmethod(api_pay_invoice)
+    inv._api_void_invoice = classmethod(api_void_invoice)
     inv._api_list_all = classmethod(api_list_all)
     inv._fs_note_attempt = note_attempt
     inv.next_payment_attempt = property(next_payment_attempt)

@@ -172,6 +172,9 @@ def _succeed(intent, pm) -> None:
     intent.next_action = None
     intent._fs_last_error = None
     emit("setup_intent.succeeded", intent)
+    from . import trials  # a subscription's pending SetupIntent: its card pays the subscription
+
+    trials.on_setup_succeeded(intent, pm)
 
 
 def _fail(intent, pm, error: dict) -> None:

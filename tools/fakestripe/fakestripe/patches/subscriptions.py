@@ -31,7 +31,11 @@ Reproduces (localstripe gaps in brackets):
   Stripe does off session; ``attempt_count`` / ``next_payment_attempt`` follow the Smart Retries
   schedule (``invoices.RETRY_DAYS``); a retry that pays makes the subscription ``active`` again.
   The renewal invoice's ``period_start/end`` is the period that ended (Stripe's usage period).
+  A subscription schedule's phase ending there switches the price first (``schedules.py``).
   [localstripe: no renewals at all.]
+* Price changes (``items[0][id|price]``, prorations, pending updates) are ``plan_change.py``'s;
+  a subscription with a ``schedule`` refuses ``cancel_at_period_end`` / ``cancel_at`` (Stripe's
+  sentence), and canceling it cancels the schedule.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from dateutil.relativedelta import relativedelta
 from localstripe import resources as R
 
 from ..errors import card_error, invalid_request
-from . import cards
+from . import cards, plan_change, schedules
 from .events import emit
 from .export import unknown_parameter
 from .prices import price_for_plan
@@ -69,7 +73,6 @@ IGNORED_CREATE_PARAMS = (
     "currency",
     "billing_mode",
     "payment_settings_ignored",
-    "trial_settings",
 )
 ENDED = ("canceled", "incomplete_expired")
 
@@ -275,7 +278,9 @@ def sub_init(
                 "Invalid save_default_payment_method",
                 param="payment_settings[save_default_payment_method]",
             )
-    has_trial = kwargs.get("trial_end") is not None or kwargs.get("trial_period_days") is not None
+    from . import trials  # (trials imports this module)
+
+    has_trial = trials.prepare(self, kwargs)  # the trial starts in the first create_invoice
     if payment_behavior == "error_if_incomplete" and not has_trial:
         charge_pm = pm or _customer_default_pm(customer)
         if charge_pm is None:
@@ -311,30 +316,23 @@ def sub_init(
     finally:
         self._fs_in_init = False
     for item in self.items._list:
-        item._fs_period = _orig_current_period(item)
-        item._fs_period["end"] = _add_interval(item._fs_period["start"], item.plan)
+        if getattr(item, "_fs_period", None) is None:  # (a trial has set it to the trial)
+            item._fs_period = _orig_current_period(item)
+            item._fs_period["end"] = _add_interval(item._fs_period["start"], item.plan)
     self.billing_cycle_anchor = self.billing_cycle_anchor or self.start_date
-    if has_trial:
-        with changes(self):
-            self.status = "trialing"
-            self.trial_start = self.start_date
-            if self.trial_end is None:
-                self.trial_end = self.start_date + 86400 * int(self.trial_period_days)
-            for item in self.items._list:
-                item._fs_period = {"start": self.start_date, "end": self.trial_end}
-        return
-    if payment_behavior != "default_incomplete":
+    if payment_behavior != "default_incomplete" and not has_trial:
         with changes(self):
             self._fs_collect(R.Invoice._api_retrieve(self.latest_invoice), off_session=False)
     if R.try_convert_to_bool(cancel_at_period_end):
         Sub._api_update(self.id, cancel_at_period_end=True)
 
 
-def create_invoice(self, billing_reason=None, collect_now=None, usage_period=None):
+def create_invoice(self, billing_reason=None, collect_now=None, usage_period=None, with_items=True):
     """Create + finalise the next invoice and its PaymentIntent; pay it unless in creation.
 
     ``usage_period``: ``(start, end)`` of the period that ended (a renewal's invoice-level
     ``period_start``/``period_end``, Stripe's "usage period"; the lines carry the new one).
+    ``with_items=False``: only the pending invoice items (an ``always_invoice`` proration).
     """
     billing_reason = billing_reason or (
         "subscription_create" if getattr(self, "_fs_in_init", False) else "subscription_update"
@@ -344,7 +342,8 @@ def create_invoice(self, billing_reason=None, collect_now=None, usage_period=Non
         for ii in R.InvoiceItem._api_list_all(None, customer=self.customer, limit=99)._list
         if ii.invoice is None
     ]
-    pending_items.extend(self.items._list)
+    if with_items:
+        pending_items.extend(self.items._list)
     # localstripe's constructor already sends invoice.created: class-level values make that
     # event carry this invoice's billing_reason and period too (one request at a time).
     R.Invoice._fs_billing_reason = billing_reason
@@ -424,10 +423,13 @@ def on_payment_success(self, invoice):
         if getattr(pm, "customer", None) is None:
             cards.attach_to_customer(pm, self.customer)
         self.default_payment_method = pm.id
+    plan_change.on_invoice_paid(self, invoice)  # a paid pending update applies now
     emit_updated(self, before)
 
 
 def on_recurring_payment_failure(self, invoice):
+    if getattr(invoice, "_fs_pending_update", False):
+        return  # Stripe: a failed pending update leaves the subscription as it was
     before = self._export()
     if self.status not in ENDED:
         self.status = "past_due"
@@ -461,8 +463,24 @@ def api_update(cls, id, **data):
             "A canceled subscription can only update its cancellation_details and metadata."
         )
     extras = {k: data.pop(k) for k in UPDATE_EXTRAS if k in data}
-    if "items" in data:
-        data["items"] = _translate_items(data["items"])
+    if getattr(obj, "schedule", None) and ("cancel_at_period_end" in data or "cancel_at" in data):
+        raise invalid_request(
+            f"The subscription is managed by the subscription schedule `{obj.schedule}`, and "
+            "updating any cancelation behavior directly is not allowed. Please update the "
+            "schedule instead."
+        )
+    payment_behavior = extras.get("payment_behavior") or "allow_incomplete"
+    if payment_behavior not in PAYMENT_BEHAVIORS:
+        raise invalid_request(
+            f"Invalid payment_behavior: must be one of {', '.join(PAYMENT_BEHAVIORS)}",
+            param="payment_behavior",
+        )
+    # A price change (items[0][id] + items[0][price]) is plan_change's: prorations, pending
+    # updates; checked here, before anything changes.
+    price_change = plan_change.compute(
+        obj, data.pop("items", None), extras.get("proration_behavior"), data.get("proration_date")
+    )
+    data.pop("proration_date", None)
     if "cancel_at" in data and data["cancel_at"] == "":
         data.pop("cancel_at")
         extras["clear_cancel_at"] = True
@@ -491,6 +509,8 @@ def api_update(cls, id, **data):
         elif metadata == "":
             obj.metadata = {}
         cap = data.pop("cancel_at_period_end", None)
+        if price_change is not None:
+            plan_change.apply_change(price_change, payment_behavior)
         if data:
             _orig_update(obj, **data)
         if cap is not None:
@@ -553,6 +573,7 @@ def api_delete(cls, id):
         )
     obj.canceled_at = int(time.time())
     _end(obj)
+    schedules.on_subscription_canceled(obj)
     return obj
 
 
@@ -610,11 +631,12 @@ def renew(sub_id: str, fail: bool = False):
         return sub
     with changes(sub):
         ended = sub.items._list[0]._current_period()
+        if schedules.on_period_end(sub):  # the next phase's price, before the new period
+            return sub  # the schedule ended with end_behavior=cancel
         _advance_periods(sub)
         if sub.status == "trialing":
             sub.status = "active"
-        invoice = create_invoice(
-            sub,
+        invoice = sub._create_invoice(  # (the method: coupons/trials wrap it)
             billing_reason="subscription_cycle",
             collect_now=False,
             usage_period=(ended["start"], ended["end"]),
