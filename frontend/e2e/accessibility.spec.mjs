@@ -10,6 +10,7 @@ import {
   buyPremium,
   expiry,
   signIn,
+  stripeConfig,
   stripeClock,
   subscriptionState,
   uniqueEmail,
@@ -39,7 +40,7 @@ const NAME_RULES = new Set([
 const FAILING_IMPACTS = new Set(['serious', 'critical'])
 
 const FIELDS =
-  'input:not([type="hidden"]), select, textarea, [role="textbox"], [role="combobox"], [role="checkbox"]'
+  'input:not([type="hidden"]), select, textarea, [role="textbox"], [role="combobox"], [role="checkbox"], [role="radio"]'
 const BUTTONS = 'button, [role="button"], input[type="submit"]'
 
 /** Every visible field and button has a non-empty accessible name; returns how many were checked. */
@@ -86,7 +87,9 @@ async function axe(page, where, testInfo) {
 
 test('sign-in, purchase and account pages: named fields and buttons, axe-core', async ({
   page,
+  request,
 }, testInfo) => {
+  const config = await stripeConfig(request)
   await page.goto('/login')
   await expect(page.getByTestId('linkedin-sign-in')).toBeEnabled()
   await expect(page.getByRole('button', { name: 'Sign in with LinkedIn' })).toBeVisible()
@@ -105,7 +108,21 @@ test('sign-in, purchase and account pages: named fields and buttons, axe-core', 
   await expect(page.getByRole('combobox', { name: 'Country' })).toBeVisible()
   await expect(page.getByRole('textbox', { name: 'ZIP code' })).toBeVisible()
   await expect(page.getByTestId('payment-element')).toHaveAccessibleName('Card details')
-  expect(await expectNamed(page, 'purchase')).toMatchObject({ fields: 5 })
+  // The plan (a radio group named "Plan"), the free trial of a new user, the promotion code.
+  const plans = config.prices?.length > 1 ? config.prices.length : 0
+  const trial = config.trial_days > 0 ? 1 : 0
+  if (plans) {
+    await expect(page.getByRole('radiogroup', { name: 'Plan' })).toBeVisible()
+    await expect(page.getByRole('radio', { name: /^Monthly: / })).toBeChecked()
+    await expect(page.getByRole('radio', { name: /^Yearly: / })).not.toBeChecked()
+  }
+  if (trial) {
+    await expect(
+      page.getByRole('checkbox', { name: `Start your ${config.trial_days}-day free trial` }),
+    ).toHaveAccessibleDescription(/cancel before and pay nothing/)
+  }
+  await expect(page.getByRole('textbox', { name: 'Promotion code' })).toBeVisible()
+  expect(await expectNamed(page, 'purchase')).toMatchObject({ fields: 5 + plans + trial + 1 })
   await axe(page, 'purchase', testInfo)
 
   // With its validation messages showing (Purchase on an empty form): still named, and described.
@@ -158,6 +175,28 @@ test('after the purchase: card, invoices, change-card dialog, banner and confirm
   await expect(page.getByRole('button', { name: 'Confirm payment' })).toBeVisible()
   await expectNamed(page, 'confirm-payment')
   await axe(page, 'confirm-payment', testInfo)
+})
+
+test('a plan switch: the plan card and the preview dialog are named, axe-core, and work from the keyboard', async ({
+  page,
+}, testInfo) => {
+  await signIn(page, uniqueEmail(testInfo))
+  await buyPremium(page)
+  await page.goto('/account')
+  const switchButton = page.getByRole('button', { name: 'Switch to yearly' })
+  await expect(switchButton).toBeEnabled()
+  await switchButton.focus()
+  await page.keyboard.press('Enter')
+  const dialog = page.getByRole('dialog', { name: 'Switch to yearly?' })
+  await expect(dialog).toBeVisible()
+  await expect(dialog.getByRole('table', { name: 'The invoice charged now' })).toBeVisible()
+  expect((await expectNamed(page, 'plan-preview')).buttons).toBeGreaterThan(0)
+  await axe(page, 'plan-preview', testInfo)
+  const confirm = dialog.getByRole('button', { name: /^Pay USD [\d.]+ and switch$/ })
+  await confirm.focus()
+  await page.keyboard.press('Enter')
+  await expect(page.getByTestId('plan-notice')).toContainText('You are on the yearly plan now.')
+  await expect(dialog).toBeHidden()
 })
 
 test('keyboard only: Tab through the card field to Purchase and press Enter', async ({ page }, testInfo) => {

@@ -12,6 +12,8 @@ export const CARDS = {
   declined: '4000000000000002',
   // Asks for 3-D Secure on every payment, renewals (off-session) included.
   alwaysAuthenticate: '4000002760003184',
+  // Saved without trouble, but every charge is declined.
+  chargeDeclined: '4000000000000341',
 }
 
 // Test runs keep their pictures with the test results; `make screenshots` writes the README's.

@@ -1,6 +1,6 @@
 // The pictures in docs/screenshots/ (README): the purchase page and the account page, on a desktop
 // and on a phone-sized screen (390 x 844), and the account page after the purchase (card, invoices,
-// the failed-payment banner; desktop). Overwritten on every run.
+// the failed-payment banner; desktop), and the preview of a plan switch (desktop). Overwritten on every run.
 import { expect, test } from '@playwright/test'
 import {
   CARDS,
@@ -16,13 +16,13 @@ import {
 const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
 
-async function shoot(page, name) {
+async function shoot(page, name, { fullPage = true } = {}) {
   // No focus ring, fonts loaded, animations stopped: the same picture every run.
   await page.evaluate(async () => {
     document.activeElement?.blur()
     await document.fonts.ready
   })
-  await page.screenshot({ path: screenshotPath(name), fullPage: true, animations: 'disabled', caret: 'hide' })
+  await page.screenshot({ path: screenshotPath(name), fullPage, animations: 'disabled', caret: 'hide' })
 }
 
 test('screenshots of the purchase and account pages (desktop and phone)', async ({ page }) => {
@@ -74,4 +74,20 @@ test('screenshot of the account page with a card, invoices and a failed renewal 
   await expect(page.getByTestId('pm-last4')).toBeVisible()
   await expect(page.getByTestId('invoice-row')).toHaveCount(3)
   await shoot(page, 'account-billing-desktop')
+})
+
+test('screenshot of a plan switch: the preview of monthly → yearly (desktop)', async ({ page }) => {
+  test.setTimeout(120_000)
+  await page.setViewportSize(DESKTOP)
+  await signIn(page, `dana.demo+${Date.now().toString(36)}@example.com`, { name: 'Dana Demo' })
+  await page.goto('/premium')
+  await fillCard(page, CARDS.ok)
+  await page.getByTestId('purchase-button').click()
+  await expect(page.getByTestId('purchase-success')).toBeVisible()
+  await page.goto('/account')
+  await page.getByTestId('switch-plan').click()
+  await expect(page.getByTestId('plan-preview-amount')).toBeVisible()
+  await expect(page.getByTestId('plan-confirm')).toBeEnabled()
+  // The viewport only: a modal dialog's backdrop covers the screen, not the whole page.
+  await shoot(page, 'account-plan-change-desktop', { fullPage: false })
 })

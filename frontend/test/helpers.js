@@ -9,6 +9,46 @@ export const CONFIG = {
   js_url: 'https://js.stripe.com/v3/',
 }
 
+/** The two prices of config `prices` (issue 15), monthly first. */
+export const MONTHLY = {
+  id: 'price_m',
+  lookup_key: 'opensecdata_premium_monthly',
+  unit_amount: 2000,
+  currency: 'usd',
+  interval: 'month',
+  product_name: 'Premium',
+}
+export const YEARLY = {
+  id: 'price_y',
+  lookup_key: 'opensecdata_premium_yearly',
+  unit_amount: 20000,
+  currency: 'usd',
+  interval: 'year',
+  product_name: 'Premium',
+}
+
+/** A config with both prices and a trial (GET /api/stripe/config/ after issue 15). */
+export const PLANS_CONFIG = { ...CONFIG, price: MONTHLY, prices: [MONTHLY, YEARLY], trial_days: 7 }
+
+/** The answer of POST promotion-code/ for WELCOME50 on a price. */
+export function promotionAnswer(price = MONTHLY, extra = {}) {
+  return {
+    code: 'WELCOME50',
+    promotion_code_id: 'promo_1',
+    percent_off: 50.0,
+    amount_off: null,
+    duration: 'once',
+    duration_in_months: null,
+    price,
+    amount: price.unit_amount,
+    discount: price.unit_amount / 2,
+    first_amount: price.unit_amount / 2,
+    currency: price.currency,
+    description: '50% off the first payment',
+    ...extra,
+  }
+}
+
 export function statusObject(state, extra = {}) {
   const premium = ['active', 'cancelling'].includes(state)
   return {

@@ -7,9 +7,46 @@ export async function fetchStripeConfig() {
   return data
 }
 
-/** {subscription_id, status, client_secret, premium}; 409 already premium, 402 declined. */
-export async function createSubscription() {
-  const { data } = await api.post('/api/stripe/create-subscription/', {})
+/**
+ * {subscription_id, status, client_secret, intent_type, premium, trial_end}; 409 already premium (or
+ * no trial), 402 declined, 400 a price or promotion code that is not valid. `price`: a lookup key or
+ * price id of Premium's prices (default monthly); `promotionCode`: the code as typed; `trial`: the
+ * free trial (the answer's client_secret is then a SetupIntent's).
+ */
+export async function createSubscription({ price, promotionCode, trial } = {}) {
+  const body = {}
+  if (price) body.price = price
+  if (promotionCode) body.promotion_code = promotionCode
+  if (trial) body.trial = true
+  const { data } = await api.post('/api/stripe/create-subscription/', body)
+  return data
+}
+
+/** What a promotion code takes off the first payment of `price`; 400 with a sentence if it does not apply. */
+export async function checkPromotionCode({ code, price }) {
+  const body = { code }
+  if (price) body.price = price
+  const { data } = await api.post('/api/stripe/promotion-code/', body)
+  return data
+}
+
+/** What switching to `price` charges and when: {price, timing, effective_at, amount_due, currency, proration_date, lines}. */
+export async function previewPlanChange(price) {
+  const { data } = await api.post('/api/stripe/subscription/preview-change/', { price })
+  return data
+}
+
+/** {subscription, invoice}: switches plans (now, or at the period end); `prorationDate` from the preview. */
+export async function changePlan({ price, prorationDate }) {
+  const body = { price }
+  if (Number.isInteger(prorationDate)) body.proration_date = prorationDate
+  const { data } = await api.post('/api/stripe/subscription/change/', body)
+  return data
+}
+
+/** The status object, with the scheduled change (yearly → monthly) called off. */
+export async function cancelPlanChange() {
+  const { data } = await api.post('/api/stripe/subscription/cancel-change/', {})
   return data
 }
 

@@ -15,6 +15,25 @@ export const NOT_CONFIRMED = 'The payment was not confirmed. Nothing was charged
 export const NOT_THROUGH = 'The payment has not gone through yet. Please try again or change your card.'
 
 /**
+ * The bank's challenge for an invoice payment the server started (an open invoice's
+ * `client_secret`): loads Stripe.js from the config, stripe.handleNextAction. → `{ok: true}` once it
+ * went through (or is processing), else `{ok: false, message}`; never throws. Pay now, the
+ * confirm-payment page and a plan switch that needs 3-D Secure all end here.
+ */
+export async function confirmInvoiceWithBank({ billing, loadStripe = loadStripeFromConfig, clientSecret }) {
+  let stripe
+  try {
+    stripe = await loadStripe(await billing.loadConfig())
+  } catch (err) {
+    return { ok: false, message: err?.response ? apiError(err).detail : err?.message || NOT_CONFIRMED }
+  }
+  const done = await confirmNextAction(stripe, clientSecret)
+  if (done.error) return { ok: false, message: done.error.message || NOT_CONFIRMED }
+  if (done.status !== 'succeeded' && done.status !== 'processing') return { ok: false, message: NOT_THROUGH }
+  return { ok: true }
+}
+
+/**
  * @param {{loadStripe?: Function}} [options] loadStripe: config → Stripe instance (tests pass a fake)
  * @returns refs {paying, errorText, statusText, declined} and
  *   pay(invoiceId): resolves `{invoice, status}` once the invoice is paid (`status`: the status
@@ -35,23 +54,9 @@ export function usePayInvoice({ loadStripe = loadStripeFromConfig } = {}) {
   /** The bank's challenge for the payment the server started; true when it went through. */
   async function confirm(clientSecret) {
     statusText.value = CONFIRMING
-    let stripe
-    try {
-      stripe = await loadStripe(await billing.loadConfig())
-    } catch (err) {
-      message.value = err?.response ? apiError(err).detail : err?.message || NOT_CONFIRMED
-      return false
-    }
-    const done = await confirmNextAction(stripe, clientSecret)
-    if (done.error) {
-      message.value = done.error.message || NOT_CONFIRMED
-      return false
-    }
-    if (done.status !== 'succeeded' && done.status !== 'processing') {
-      message.value = NOT_THROUGH
-      return false
-    }
-    return true
+    const done = await confirmInvoiceWithBank({ billing, loadStripe, clientSecret })
+    if (!done.ok) message.value = done.message
+    return done.ok
   }
 
   async function pay(invoiceId) {

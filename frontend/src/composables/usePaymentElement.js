@@ -72,6 +72,7 @@ export async function confirmNextAction(stripe, clientSecret) {
  * @param {Function} [options.load] config → Stripe instance (unit tests pass a fake)
  * @returns refs {ready, complete, empty, loadError, stripe, elements} and
  *   mount(el): loads Stripe.js and mounts the element into `el`;
+ *   update(options): new {mode, amount, currency} for a mounted deferred element → true if applied;
  *   submit(): validates the form → `{}` or `{error}` (Stripe shows the field's message too);
  *   confirm({clientSecret, returnUrl}) → `{intent, status}` or `{error}`: confirmPayment for a
  *     PaymentIntent secret, confirmSetup for a SetupIntent secret, 3-D Secure included; a method
@@ -163,6 +164,22 @@ export function usePaymentElement({ prepare, load = loadStripeFromConfig } = {})
     }
   }
 
+  /**
+   * New options for a deferred element (`{mode, amount, currency}`: another plan, a discount, the
+   * trial's setup mode), once it is mounted; elements.update() keeps what the customer typed.
+   */
+  async function update(options) {
+    if (!deferred && stripe.value) return false
+    const instance = stripe.value ?? (await loading)
+    if (!instance || !elements.value || destroyed || !deferred) return false
+    try {
+      elements.value.update(options)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   /** 3-D Secure for an intent the server confirmed (see confirmNextAction), with this Stripe.js. */
   async function nextAction(clientSecret) {
     return confirmNextAction(stripe.value ?? (await loading), clientSecret)
@@ -202,6 +219,7 @@ export function usePaymentElement({ prepare, load = loadStripeFromConfig } = {})
     stripe,
     elements,
     mount,
+    update,
     submit,
     confirm,
     nextAction,

@@ -27,6 +27,17 @@ export const useBillingStore = defineStore('billing', () => {
   const found = new Map()
 
   const priceLabel = computed(() => formatPrice(config.value?.price))
+  // Premium's prices, monthly first (config `prices`; an older server has only `price`).
+  const prices = computed(() => {
+    const listed = config.value?.prices
+    if (Array.isArray(listed) && listed.length) return listed
+    return config.value?.price ? [config.value.price] : []
+  })
+  // Days of the free trial a first subscription gets; 0: none.
+  const trialDays = computed(() => {
+    const days = Number(config.value?.trial_days ?? 0)
+    return Number.isInteger(days) && days > 0 ? days : 0
+  })
   const portalEnabled = computed(() => config.value?.portal === true)
 
   // The signed-in user signed out (or another one in): the card and invoices are someone else's.
@@ -72,9 +83,38 @@ export const useBillingStore = defineStore('billing', () => {
     return applyStatus(await billing.fetchSubscription())
   }
 
-  /** {subscription_id, status, client_secret, premium} */
-  function createSubscription() {
-    return billing.createSubscription()
+  /**
+   * {subscription_id, status, client_secret, intent_type, premium, trial_end}; options
+   * {price, promotionCode, trial} (see api/billing.js).
+   */
+  function createSubscription(options = {}) {
+    return billing.createSubscription(options)
+  }
+
+  /** What a promotion code takes off the first payment of a price (400 with the server's sentence). */
+  function checkPromotionCode({ code, price }) {
+    return billing.checkPromotionCode({ code, price })
+  }
+
+  /** What a plan switch charges and when (Stripe's invoice preview, read by the server). */
+  function previewChange(price) {
+    return billing.previewPlanChange(price)
+  }
+
+  /**
+   * Switches plans; the status object goes into the account, the invoice (a prorated charge, or
+   * null) into the invoices read so far. → {subscription, invoice}
+   */
+  async function changePlan({ price, prorationDate }) {
+    const answer = await billing.changePlan({ price, prorationDate })
+    if (answer?.subscription) applyStatus(answer.subscription)
+    if (answer?.invoice) rememberInvoice(answer.invoice)
+    return answer
+  }
+
+  /** Calls off a scheduled change (yearly → monthly): the plan stays as it is. */
+  async function cancelChange() {
+    return applyStatus(await billing.cancelPlanChange())
   }
 
   async function sync() {
@@ -203,6 +243,8 @@ export const useBillingStore = defineStore('billing', () => {
   return {
     config,
     priceLabel,
+    prices,
+    trialDays,
     portalEnabled,
     paymentMethod,
     paymentMethodLoaded,
@@ -212,6 +254,10 @@ export const useBillingStore = defineStore('billing', () => {
     loadConfig,
     fetchStatus,
     createSubscription,
+    checkPromotionCode,
+    previewChange,
+    changePlan,
+    cancelChange,
     sync,
     syncAfterPayment,
     cancel,

@@ -30,6 +30,81 @@ export function formatPrice(price) {
   return `${currency.toUpperCase()} ${amount}${per}`
 }
 
+/** 1000, 'usd' → "USD 10.00" (the way prices are written on the purchase and account pages). */
+export function formatMoney(amount, currency) {
+  if (amount === null || amount === undefined || amount === '' || !currency) return ''
+  const value = Number(amount)
+  if (!Number.isFinite(value)) return ''
+  const code = String(currency).toLowerCase()
+  const size = Math.abs(value)
+  // A credit (a proration line) reads "-USD 12.90".
+  return `${value < 0 ? '-' : ''}${code.toUpperCase()} ${ZERO_DECIMAL.has(code) ? String(size) : (size / 100).toFixed(2)}`
+}
+
+/** A price object → "USD 20.00/month" ('' without one). */
+export function formatRecurring(price, amount = price?.unit_amount) {
+  const money = formatMoney(amount, price?.currency)
+  if (!money) return ''
+  return price.interval ? `${money}/${price.interval}` : money
+}
+
+export const PLAN_NAMES = { month: 'Monthly', year: 'Yearly' }
+
+/** 'month' → "Monthly", 'year' → "Yearly". */
+export function planName(interval) {
+  return PLAN_NAMES[interval] ?? 'Premium'
+}
+
+/**
+ * What the yearly price saves against twelve monthly payments: {amount, percent, text} or null
+ * (no saving, or prices in different currencies). Computed from the two prices, never written down.
+ */
+export function yearlySaving(monthly, yearly) {
+  if (!monthly || !yearly || monthly.interval !== 'month' || yearly.interval !== 'year') return null
+  if (String(monthly.currency).toLowerCase() !== String(yearly.currency).toLowerCase()) return null
+  const twelve = Number(monthly.unit_amount) * 12
+  const amount = twelve - Number(yearly.unit_amount)
+  if (!Number.isFinite(amount) || amount <= 0) return null
+  const percent = Math.round((amount / twelve) * 100)
+  return { amount, percent, text: `save ${formatMoney(amount, yearly.currency)} (${percent}%)` }
+}
+
+/** The discount of a promotion code answer: "50% off" or "USD 5.00 off". */
+export function promotionOff(promotion) {
+  if (promotion?.percent_off) return `${Number(promotion.percent_off)}% off`
+  if (promotion?.amount_off) return `${formatMoney(promotion.amount_off, promotion.currency)} off`
+  return ''
+}
+
+/**
+ * A checked promotion code (POST promotion-code/) in one sentence, e.g. "First payment USD 10.00
+ * (50% off), then USD 20.00/month". The amounts are the server's (first_amount: what the first
+ * invoice charges).
+ */
+export function describePromotion(promotion) {
+  const price = promotion?.price
+  if (!price || promotion.first_amount == null) return ''
+  const off = promotionOff(promotion)
+  const note = off ? ` (${off})` : ''
+  const first = formatMoney(promotion.first_amount, promotion.currency || price.currency)
+  const full = formatRecurring(price)
+  if (promotion.duration === 'forever')
+    return `${formatRecurring(price, promotion.first_amount)}${note} instead of ${full}`
+  const months = Number(promotion.duration_in_months)
+  if (promotion.duration === 'repeating' && price.interval === 'month' && months > 1) {
+    return `${formatRecurring(price, promotion.first_amount)} for the first ${months} months${note}, then ${full}`
+  }
+  return `First payment ${first}${note}, then ${full}`
+}
+
+/** "Free trial until 8 Dec 2026, then USD 20.00/month; cancel before and pay nothing" ('' without a date). */
+export function describeTrial(trialEnd, price) {
+  const end = formatDate(trialEnd)
+  if (!end) return ''
+  const then = formatRecurring(price)
+  return `Free trial until ${end}${then ? `, then ${then}` : ''}; cancel before and pay nothing`
+}
+
 /** ISO-8601 → "26 Dec 2026" (UTC, so every visitor reads the same day as the server). */
 export function formatDate(iso) {
   if (!iso) return ''
@@ -82,6 +157,20 @@ export function premiumEnd(status) {
 export function describeSubscription(status) {
   const state = status?.state ?? 'none'
   const end = formatDate(premiumEnd(status))
+  const trialEnd = status?.stripe_status === 'trialing' ? formatDate(status?.trial_end) : ''
+  if (trialEnd && state === 'active') {
+    const then = formatRecurring(status?.price)
+    return {
+      headline: `Free trial until ${trialEnd}`,
+      detail: `Then ${then || 'the plan’s price'}, charged to your card. Cancel before and pay nothing.`,
+    }
+  }
+  if (trialEnd && state === 'cancelling') {
+    return {
+      headline: `Free trial ends on ${trialEnd}`,
+      detail: `Premium stays on until then and nothing will be charged. Resume before then to keep it.`,
+    }
+  }
   switch (state) {
     case 'active':
       return {

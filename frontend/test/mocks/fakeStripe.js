@@ -1,5 +1,5 @@
 // A stand-in for the Stripe object in unit tests: one Payment Element, scripted elements.submit(),
-// confirmPayment(), confirmSetup(), handleNextAction() and retrieve*(). `load` is what the card forms take as
+// elements.update(), confirmPayment(), confirmSetup(), handleNextAction() and retrieve*(). `load` is what the card forms take as
 // `loadStripe` / usePaymentElement's `load` (config → Stripe instance).
 // (The browser tests use the real offline Stripe.js stand-in instead: frontend/e2e/.)
 import { vi } from 'vitest'
@@ -47,6 +47,7 @@ export function fakeStripe({
   const elements = {
     create: vi.fn(() => element),
     submit: vi.fn(async () => submitResult),
+    update: vi.fn(),
   }
   const stripe = {
     elements: vi.fn(() => elements),

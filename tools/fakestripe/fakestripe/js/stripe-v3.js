@@ -16,10 +16,14 @@
  *     intent) and stripe.elements({clientSecret}), elements.create('payment') rendering a form of
  *     visibly labelled inputs with Stripe's inline validation messages, 'change' events with
  *     {elementType, empty, complete, collapsed, value: {type}}, elements.submit() (validation,
- *     {error} or {selectedPaymentMethod}), elements.update()/fetchUpdates();
+ *     {error} or {selectedPaymentMethod}), elements.update()/fetchUpdates() (a deferred group moves
+ *     between modes and amounts, e.g. monthly/yearly, a discount, a free trial's 'setup' mode, and
+ *     keeps what was typed);
  *   - stripe.confirmPayment() and stripe.confirmSetup() ({elements, clientSecret, confirmParams:
  *     {return_url, payment_method_data}, redirect: 'always' | 'if_required'}, with the 3-D Secure
- *     box and a real navigation to return_url when redirecting), handleNextAction(),
+ *     box and a real navigation to return_url when redirecting; confirmSetup also confirms a
+ *     subscription's pending SetupIntent, a free trial's card), handleNextAction() (also an invoice's
+ *     PaymentIntent the server confirmed, e.g. a plan switch's prorated charge),
  *     retrieveSetupIntent(), createPaymentMethod({elements}); confirmCardSetup() answers the 3-D
  *     Secure box through the SetupIntent's _authenticate route; integration mistakes reject with
  *     an IntegrationError, as Stripe.js does.
