@@ -430,6 +430,14 @@ def _sub_helper(func):
     return handler
 
 
+async def subscription_backdate(request):
+    """``{"seconds": N}``: the subscription's current period moved N seconds into the past."""
+    data = await ls.get_post_data(request) or {}
+    seconds = R.try_convert_to_int(data.get("seconds"))
+    sub = subscriptions.backdate(request.match_info["id"], seconds)
+    return json_response(sub._export(expand=["latest_invoice"]))
+
+
 def _invoice_helper(func):
     async def handler(request):
         return json_response(func(request.match_info["id"])._export())
@@ -539,6 +547,7 @@ def build_app(access_log: bool = False) -> web.Application:
         _sub_helper(subscriptions.expire_incomplete),
     )
     r.add_post("/_config/invoices/{id}/retry", _invoice_helper(subscriptions.retry_invoice))
+    r.add_post("/_config/subscriptions/{id}/backdate", subscription_backdate)
     r.add_post("/_config/subscriptions/{id}/trial_will_end", _sub_helper(trials.trial_will_end))
     r.add_post("/_config/subscriptions/{id}/end_trial", _sub_helper(trials.end_trial))
     r.add_get("/_config/public_url", get_public_url)

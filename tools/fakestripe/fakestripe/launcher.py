@@ -274,6 +274,12 @@ class FakeStripe:
         """``customer.subscription.trial_will_end`` now (Stripe: three days before the end)."""
         return self._call("POST", f"/_config/subscriptions/{subscription_id}/trial_will_end")
 
+    def backdate(self, subscription_id: str, seconds: int) -> dict:
+        """Move the subscription's current period ``seconds`` into the past (a half-used month)."""
+        return self._call(
+            "POST", f"/_config/subscriptions/{subscription_id}/backdate", {"seconds": seconds}
+        )
+
     def end_trial(self, subscription_id: str) -> dict:
         """The trial ends now: charged, cancelled or paused as Stripe would (the subscription)."""
         return self._call("POST", f"/_config/subscriptions/{subscription_id}/end_trial")

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 import stripe
 
+from fakestripe.launcher import FakeStripeError
 from fakestripe.testing import WebhookReceiver
 
 SECRET = "whsec_plan_change"
@@ -446,3 +447,38 @@ def test_a_failed_authentication_keeps_the_update_pending_until_another_card_pay
     assert paid.status == "paid" and paid.amount_paid == invoice.amount_due
     now = client.v1.subscriptions.retrieve(sub.id)
     assert now.pending_update is None and now["items"].data[0].price.id == plans["yearly"].id
+
+
+# -- the clock: a subscription bought a while ago ---------------------------------------------
+
+
+def test_backdate_moves_the_period_back_so_a_change_credits_only_the_unused_part(
+    fake, client, plans
+):
+    sub = subscribe(fake, client, plans["monthly"])
+    start, end = period_of(sub)
+    fake.backdate(sub.id, 10 * 86400)
+    moved = client.v1.subscriptions.retrieve(sub.id)
+    assert period_of(moved) == (start - 10 * 86400, end - 10 * 86400)
+    when = int(time.time())
+    preview = client.v1.invoices.create_preview(
+        params={
+            "customer": sub.customer,
+            "subscription": sub.id,
+            "subscription_details": {
+                "items": [{"id": sub["items"].data[0].id, "price": plans["yearly"].id}],
+                "proration_behavior": "always_invoice",
+                "proration_date": when,
+            },
+        }
+    )
+    credit = unused(MONTHLY, period_of(moved), when)
+    assert MONTHLY // 2 < credit < MONTHLY * 9 // 10  # about two thirds of the month unused
+    assert preview.amount_due == YEARLY - credit
+
+
+def test_backdate_refuses_a_period_that_would_have_ended(fake, client, plans):
+    sub = subscribe(fake, client, plans["monthly"])
+    with pytest.raises(FakeStripeError, match="use renew instead"):
+        fake.backdate(sub.id, 40 * 86400)
+    assert period_of(client.v1.subscriptions.retrieve(sub.id)) == period_of(sub)

@@ -648,6 +648,28 @@ def renew(sub_id: str, fail: bool = False):
     return sub
 
 
+def backdate(sub_id: str, seconds: int):
+    """Move the subscription's current period ``seconds`` into the past, as if it had been
+    bought that long ago: a proration then credits only the unused part of the period. The
+    period must still be running afterwards (its end after now); no events (the clock moved,
+    nothing happened)."""
+    sub = Sub._api_retrieve(sub_id)
+    if sub.status in ENDED or sub.status == "incomplete":
+        raise invalid_request(f"Cannot backdate a subscription whose status is {sub.status}.")
+    if not isinstance(seconds, int) or seconds <= 0:
+        raise invalid_request("seconds must be a positive whole number.", param="seconds")
+    periods = [item._current_period() for item in sub.items._list]
+    if any(period["end"] - seconds <= int(time.time()) for period in periods):
+        raise invalid_request("The period would have ended: use renew instead.", param="seconds")
+    for item, period in zip(sub.items._list, periods, strict=True):
+        item._fs_period = {"start": period["start"] - seconds, "end": period["end"] - seconds}
+    sub.start_date -= seconds
+    sub.created -= seconds
+    if sub.billing_cycle_anchor:
+        sub.billing_cycle_anchor -= seconds
+    return sub
+
+
 def retry_invoice(invoice_id: str):
     """A Smart Retry now: charge the open invoice of a subscription off session with the
     subscription's (else the customer's) default payment method, as Stripe's retry does."""
