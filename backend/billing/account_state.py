@@ -10,20 +10,29 @@ interleave. Nothing here calls Stripe; the callers (:mod:`billing.services`,
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 
-from . import entitlement
+from . import entitlement, plans
 from .djstripe_sync import djstripe_sync
+from .exceptions import BillingError, stripe_errors
 from .models import BillingAccount
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The stored columns a sync may change, compared to report drift.
 TRACKED = ("subscription_id", "stripe_status", "current_period_end", "cancel_at_period_end",
-           "premium_until")  # fmt: skip
+           "premium_until", "trial_end", "schedule_id", "scheduled_change_at")  # fmt: skip
+#: The columns of the plan, written with the subscription.
+PLAN_FIELDS = ("price", "trial_end", "schedule_id", "scheduled_price", "scheduled_change_at")
 
 
 def account_lock(user: User) -> BillingAccount:
@@ -34,6 +43,23 @@ def account_lock(user: User) -> BillingAccount:
     """
     BillingAccount.objects.get_or_create(user=user)
     return BillingAccount.objects.select_for_update().get(user=user)
+
+
+def account_work(user: User, work: Callable[[BillingAccount], T]) -> T:
+    """Run ``work`` on the user's locked row (:func:`account_lock`), Stripe's errors as API
+    answers (:func:`billing.exceptions.stripe_errors`).
+
+    What was stored before a billing error is committed, not rolled back: what Stripe did
+    before the error (a sync after a declined charge, a voided invoice) is what it now has.
+    """
+    with transaction.atomic():
+        account = account_lock(user)
+        try:
+            with stripe_errors():
+                return work(account)
+        except BillingError as exc:
+            failure = exc  # leaves the block normally: the transaction commits
+    raise failure
 
 
 def account_lock_for_customer(customer_id: str) -> BillingAccount | None:
@@ -82,6 +108,14 @@ def account_apply_subscription(account: BillingAccount, subscription: Any) -> Bi
     account.current_period_end = snap.current_period_end
     account.cancel_at_period_end = snap.cancel_at_period_end
     account.premium_until = snap.premium_until
+    account.price = _price_object(snap.price_id, entitlement.subscription_price(subscription))
+    account.trial_end = snap.trial_end
+    account.schedule_id = snap.schedule_id
+    account.scheduled_price = _price_object(snap.scheduled_price_id, None)
+    account.scheduled_change_at = snap.scheduled_change_at
+    had = not account.had_subscription and entitlement.had_subscription(subscription)
+    if had:
+        account.had_subscription = True
     account.synced_at = timezone.now()
     account.save(
         update_fields=[
@@ -90,13 +124,47 @@ def account_apply_subscription(account: BillingAccount, subscription: Any) -> Bi
             "current_period_end",
             "cancel_at_period_end",
             "premium_until",
+            *PLAN_FIELDS,
             "synced_at",
             "updated_at",
             *(PROBLEM_FIELDS if problem_over else ()),
+            *(["had_subscription"] if had else []),
         ]
     )
     djstripe_sync(subscription)
     return account
+
+
+def account_mark_had_subscription(account: BillingAccount) -> None:
+    """Record that the user had a subscription (no free trial any more); never undone."""
+    if not account.had_subscription:
+        account.had_subscription = True
+        account.save(update_fields=["had_subscription", "updated_at"])
+
+
+def _price_object(price_id: str, stripe_price: Any) -> dict[str, Any] | None:
+    """The contract's price object for ``price_id``: the catalogue's entry for one of ours,
+    else what ``stripe_price`` (the subscription's own price object) says; None without one.
+
+    The catalogue is cached (billing/plans.py), so this rarely asks Stripe; if it cannot be
+    read (Stripe down, no price set up), the subscription's own price object is shown
+    rather than failing the write it belongs to.
+    """
+    if not price_id:
+        return None
+    try:
+        known = plans.price_known(price_id)
+    except BillingError as exc:
+        logger.warning("Price catalogue not readable (%s): %s shown as Stripe has it",
+                       exc, price_id)  # fmt: skip
+        known = None
+    if known is not None:
+        return known.as_dict()
+    if stripe_price is None or isinstance(stripe_price, str):
+        info = plans.PriceInfo(price_id, "", 0, "", "", "")
+    else:
+        info = plans.price_info_from(stripe_price)
+    return info.as_dict()
 
 
 def _problem_values(problem: entitlement.PaymentProblem | None) -> dict[str, Any]:
@@ -142,6 +210,11 @@ def account_forget_customer(account: BillingAccount) -> dict[str, tuple[Any, Any
     account.stripe_status = "canceled" if account.subscription_id else ""
     account.cancel_at_period_end = False
     account.premium_until = None
+    # The schedule and the trial went with the customer; the price stays, as history.
+    account.trial_end = None
+    account.schedule_id = ""
+    account.scheduled_price = None
+    account.scheduled_change_at = None
     account.synced_at = timezone.now()
     account.save(
         update_fields=[
@@ -150,6 +223,10 @@ def account_forget_customer(account: BillingAccount) -> dict[str, tuple[Any, Any
             "stripe_status",
             "cancel_at_period_end",
             "premium_until",
+            "trial_end",
+            "schedule_id",
+            "scheduled_price",
+            "scheduled_change_at",
             "synced_at",
             "updated_at",
         ]

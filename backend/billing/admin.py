@@ -178,6 +178,15 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "payment_problem_amount_due",
         "payment_problem_currency",
         "payment_problem_next_attempt",
+        # The plan, too, is what the last sync read (the schedule's change included); the
+        # flag and the counter are kept by the app (trial eligibility, schedule idempotency keys).
+        "price",
+        "trial_end",
+        "schedule_id",
+        "scheduled_price",
+        "scheduled_change_at",
+        "schedule_generation",
+        "had_subscription",
     )
 
     def save_model(

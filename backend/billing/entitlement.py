@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.utils import timezone
 
-from .stripe_objects import field, iso, timestamp
+from .stripe_objects import field, iso, object_id, timestamp
 
 if TYPE_CHECKING:
     from .models import BillingAccount
@@ -84,6 +84,84 @@ def is_premium_subscription(
     return until is not None and (now or timezone.now()) < until
 
 
+# --- The plan: price, trial, a change scheduled -----------------------------------------
+
+#: Statuses that mean the subscription got past its first payment (or into a trial): the
+#: customer "had a subscription" and a free trial is no longer theirs to take.
+PAST_INCOMPLETE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "paused"})
+#: A subscription schedule still to run its phases (``released``/``canceled``/``completed``
+#: ones change nothing any more).
+SCHEDULE_RUNNING = frozenset({"not_started", "active"})
+
+
+def subscription_item(subscription: Any) -> Any:
+    """The subscription's (first and only) item, or None."""
+    items = field(field(subscription, "items"), "data") or []
+    return items[0] if items else None
+
+
+def subscription_price(subscription: Any) -> Any:
+    """The price of the subscription's item (an expanded object in Stripe's answers), or None."""
+    item = subscription_item(subscription)
+    price = field(item, "price") if item is not None else None
+    return price if price is not None else field(item, "plan")
+
+
+def subscription_price_id(subscription: Any) -> str:
+    return object_id(subscription_price(subscription))
+
+
+def had_subscription(subscription: Any) -> bool:
+    """Whether ``subscription`` shows that its customer had Premium or a trial: its status got
+    past ``incomplete`` (and is not over yet), or it had a trial. A ``canceled`` one without a
+    trial cannot tell alone (a purchase given up ends ``canceled`` too): its first invoice
+    does, which :mod:`billing.sync` reads."""
+    if field(subscription, "trial_start"):
+        return True
+    return field(subscription, "status") in PAST_INCOMPLETE_STATUSES
+
+
+@dataclass(frozen=True)
+class ScheduledChange:
+    """The next phase of a subscription's schedule that changes its price."""
+
+    schedule_id: str
+    price_id: str  # "" when the schedule changes nothing we can show (or is not expanded)
+    effective_at: datetime | None
+
+
+def _phase_price_id(phase: Any) -> str:
+    items = field(phase, "items") or []
+    return object_id(field(items[0], "price")) if items else ""
+
+
+def scheduled_change(subscription: Any) -> ScheduledChange | None:
+    """The subscription's schedule and the price change it holds, or None without one.
+
+    The schedule must be expanded to be read (``expand=["schedule"]``); an id alone gives
+    the schedule's id and no change. The change is the first phase starting at or after the
+    end of the current one whose price differs from the subscription's price now.
+    """
+    schedule = field(subscription, "schedule")
+    if not schedule:
+        return None
+    if isinstance(schedule, str):
+        return ScheduledChange(schedule, "", None)
+    schedule_id = str(field(schedule, "id") or "")
+    if field(schedule, "status") not in SCHEDULE_RUNNING:
+        return None  # released, canceled or completed: the subscription is on its own again
+    current = subscription_price_id(subscription)
+    current_end = timestamp(field(field(schedule, "current_phase"), "end_date"))
+    for phase in field(schedule, "phases") or []:
+        start = timestamp(field(phase, "start_date"))
+        if start is None or (current_end is not None and start < current_end):
+            continue
+        price_id = _phase_price_id(phase)
+        if price_id and price_id != current:
+            return ScheduledChange(schedule_id, price_id, start)
+    return ScheduledChange(schedule_id, "", None)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the app stores of a subscription (the columns of BillingAccount)."""
@@ -93,15 +171,28 @@ class Snapshot:
     current_period_end: datetime | None
     cancel_at_period_end: bool
     premium_until: datetime | None
+    price_id: str = ""
+    trial_end: datetime | None = None
+    schedule_id: str = ""
+    scheduled_price_id: str = ""
+    scheduled_change_at: datetime | None = None
 
 
 def snapshot(subscription: Mapping[str, Any]) -> Snapshot:
+    status = str(field(subscription, "status") or "")
+    change = scheduled_change(subscription)
     return Snapshot(
         subscription_id=str(field(subscription, "id") or ""),
-        stripe_status=str(field(subscription, "status") or ""),
+        stripe_status=status,
         current_period_end=period_end(subscription),
         cancel_at_period_end=is_cancelling(subscription),
         premium_until=premium_until(subscription),
+        price_id=subscription_price_id(subscription),
+        # Only while trialing: a trial that ended is history (had_subscription keeps it).
+        trial_end=timestamp(field(subscription, "trial_end")) if status == "trialing" else None,
+        schedule_id=change.schedule_id if change else "",
+        scheduled_price_id=change.price_id if change else "",
+        scheduled_change_at=change.effective_at if change and change.price_id else None,
     )
 
 
@@ -194,6 +285,9 @@ def stored_payment_problem(account: BillingAccount) -> PaymentProblem | None:
 
 def status_object(account: BillingAccount | None) -> dict[str, Any]:
     """The contract's status object, from the stored row alone (no Stripe call)."""
+    trial_eligible = settings.BILLING_TRIAL_DAYS > 0 and not (
+        account is not None and account.had_subscription
+    )
     if account is None or not account.subscription_id:
         return {
             "state": "none",
@@ -204,9 +298,15 @@ def status_object(account: BillingAccount | None) -> dict[str, Any]:
             "cancel_at_period_end": False,
             "subscription_id": None,
             "payment_problem": None,
+            "price": None,
+            "interval": None,
+            "scheduled_change": None,
+            "trial_end": None,
+            "trial_eligible": trial_eligible,
         }
     premium = account.is_premium
     problem = stored_payment_problem(account)
+    price = account.price or None
     return {
         "state": state_for(
             account.stripe_status,
@@ -220,6 +320,25 @@ def status_object(account: BillingAccount | None) -> dict[str, Any]:
         "cancel_at_period_end": account.cancel_at_period_end,
         "subscription_id": account.subscription_id,
         "payment_problem": problem.as_dict() if problem is not None else None,
+        **_plan_fields(account, price),
+        "trial_eligible": trial_eligible,
+    }
+
+
+def _plan_fields(account: BillingAccount, price: dict[str, Any] | None) -> dict[str, Any]:
+    """The status object's plan: the price now, a change scheduled, the trial's end."""
+    change = None
+    if account.scheduled_price and account.scheduled_change_at:
+        change = {
+            "price": account.scheduled_price,
+            "interval": account.scheduled_price.get("interval") or None,
+            "effective_at": iso(account.scheduled_change_at),
+        }
+    return {
+        "price": price,
+        "interval": (price or {}).get("interval") or None,
+        "scheduled_change": change,
+        "trial_end": iso(account.trial_end) if account.stripe_status == "trialing" else None,
     }
 
 

@@ -14,7 +14,13 @@ events arrive, or how often, does not change the outcome.
 ``invoice.payment_failed``           entitlement and the payment problem), then mirror
 ``invoice.payment_action_required``  the invoice into dj-stripe
 ``customer.deleted``                 :func:`customer_deleted_apply`: forget the customer
+``subscription_schedule.*``          :func:`schedule_event_apply`: sync the customer
+(created, updated, released,         (the plan change the schedule holds)
+canceled, completed)
 ===================================  ==================================================
+
+``customer.subscription.trial_will_end`` (three days before a trial ends) is a subscription
+event too: the same sync, and the trial reminder e-mail follows (billing/notifications.py).
 """
 
 from __future__ import annotations
@@ -32,12 +38,26 @@ SUBSCRIPTION_EVENTS = frozenset(
         "customer.subscription.created",
         "customer.subscription.updated",
         "customer.subscription.deleted",
+        # Three days before a trial ends: synced like the others, and it asks for the trial
+        # reminder e-mail (billing/notifications.py).
+        "customer.subscription.trial_will_end",
     }
 )
 INVOICE_EVENTS = frozenset(
     {"invoice.paid", "invoice.payment_failed", "invoice.payment_action_required"}
 )
 CUSTOMER_DELETED = "customer.deleted"
+#: A subscription schedule (a plan change at the end of the paid year) made, changed, released,
+#: cancelled or run to its end: its subscription's stored plan (``scheduled_change``) follows.
+SCHEDULE_EVENTS = frozenset(
+    {
+        "subscription_schedule.created",
+        "subscription_schedule.updated",
+        "subscription_schedule.released",
+        "subscription_schedule.canceled",
+        "subscription_schedule.completed",
+    }
+)
 
 
 def _event_user_hint(obj: Mapping[str, Any]) -> str | None:
@@ -72,6 +92,15 @@ def invoice_event_apply(obj: Mapping[str, Any]) -> SyncResult:
     return result
 
 
+def schedule_event_apply(obj: Mapping[str, Any]) -> SyncResult:
+    """A subscription schedule changed: sync its customer (the subscription is re-read with
+    its schedule expanded, so the event's payload is not trusted either)."""
+    customer_id = object_id(obj.get("customer"))
+    if not customer_id:
+        return SyncResult("", "no_customer")
+    return sync.customer_sync(customer_id=customer_id, hint_user_id=_event_user_hint(obj))
+
+
 def customer_deleted_apply(obj: Mapping[str, Any]) -> SyncResult:
     """The customer was deleted at Stripe: its account forgets it and loses premium."""
     return sync.customer_delete(customer_id=object_id(obj.get("id")))
@@ -81,6 +110,7 @@ def customer_deleted_apply(obj: Mapping[str, Any]) -> SyncResult:
 HANDLERS: dict[str, Callable[[Mapping[str, Any]], SyncResult]] = {
     **dict.fromkeys(SUBSCRIPTION_EVENTS, subscription_event_apply),
     **dict.fromkeys(INVOICE_EVENTS, invoice_event_apply),
+    **dict.fromkeys(SCHEDULE_EVENTS, schedule_event_apply),
     CUSTOMER_DELETED: customer_deleted_apply,
 }
 #: Event types the worker acts on; the receiver stores any other type as ``ignored``.

@@ -33,6 +33,22 @@ class BillingAccount(models.Model):
     payment_problem_currency = models.CharField(max_length=8, blank=True, default="")
     payment_problem_next_attempt = models.DateTimeField(null=True, blank=True)
 
+    # The plan (issue 15), as the last sync read it, so that GET subscription/ never asks
+    # Stripe: the subscription's price (the contract's price object), the end of a running
+    # trial, the subscription schedule and the price change it holds (yearly -> monthly at the
+    # end of the paid year).
+    price = models.JSONField(null=True, blank=True)
+    trial_end = models.DateTimeField(null=True, blank=True)
+    schedule_id = models.CharField(max_length=255, blank=True, default="")
+    scheduled_price = models.JSONField(null=True, blank=True)
+    scheduled_change_at = models.DateTimeField(null=True, blank=True)
+    # Bumped when a schedule is made, so the next one gets a new idempotency key (a released
+    # schedule leaves nothing on the subscription that would tell the two apart).
+    schedule_generation = models.PositiveIntegerField(default=0)
+    # Set once the user had a subscription past its first payment, or any trial; never unset
+    # (not even when the Stripe customer is deleted): the free trial is for a first one only.
+    had_subscription = models.BooleanField(default=False)
+
     # What the last create-subscription request was, to answer a repeat the same way.
     last_purchase_fingerprint = models.CharField(max_length=255, blank=True, default="")
     last_purchase_at = models.DateTimeField(null=True, blank=True)
@@ -113,6 +129,7 @@ class BillingEmail(models.Model):
         ACTION_REQUIRED = "action_required", "action required"
         CANCELLATION_SCHEDULED = "cancellation_scheduled", "cancellation scheduled"
         SUBSCRIPTION_ENDED = "subscription_ended", "subscription ended"
+        TRIAL_ENDING = "trial_ending", "trial ending"
 
     class Status(models.TextChoices):
         PENDING = "pending", "pending"

@@ -11,7 +11,9 @@ kind                        event                                sent when
 ``cancellation_scheduled``  ``customer.subscription.updated``    ``cancel_at_period_end`` became
                                                                  true (``previous_attributes``)
 ``subscription_ended``      ``customer.subscription.deleted``    a subscription that was paid
-                                                                 for ended
+                                                                 for (or was in its trial) ended
+``trial_ending``            ``...subscription.trial_will_end``   still ``trialing``, not
+                            (3 days before the trial ends)       cancelled (re-read)
 ==========================  ===================================  ===============================
 
 The rules beyond the table, each a decision written down:
@@ -27,6 +29,12 @@ The rules beyond the table, each a decision written down:
   invoice, re-read, is no longer ``open`` (paid or voided meanwhile: nothing left to do).
 * **"Premium ended" only after Premium**: a ``canceled`` subscription whose first invoice was
   never paid (a purchase given up) sends nothing; ``incomplete_expired`` neither.
+* **A trial's mails say "trial".** The trial reminder (``trial_ending``) re-reads the
+  subscription: it says the end date, what will then be charged (the price, or Stripe's preview
+  of that invoice when a discount applies) and the card that will pay it (or that there is none
+  yet); a trial already cancelled, or already over, sends nothing (the cancellation mail said
+  it). A cancellation scheduled in the trial, and the end of a trial that was never charged
+  (cancelled, or no card at its end), say so instead of "charged again" or "Premium ended".
 * **To** the e-mail address of the user whose billing account has the event's customer (after
   the event's effect, so a customer adopted by it counts). No account: no row; no address: a
   ``skipped`` row.
@@ -271,18 +279,38 @@ def _cancellation(obj: Mapping[str, Any], previous: Mapping[str, Any]) -> list[P
     items = (obj.get("items") or {}).get("data") or []
     item_end = items[0].get("current_period_end") if items else None
     ends = timestamp(obj.get("cancel_at") or item_end or obj.get("current_period_end"))
-    facts = {"ends_on": date_format(ends), "account_url": site_link("/account")}
+    facts = {
+        "ends_on": date_format(ends),
+        "account_url": site_link("/account"),
+        # Cancelled in the trial: nothing was ever charged, so not "charged again".
+        "trial": "yes" if obj.get("status") == "trialing" else "",
+    }
     return [Planned(Kind.CANCELLATION_SCHEDULED, object_id(obj.get("customer")), facts)]
+
+
+#: A subscription that ended this close after its trial's end ended *with* the trial (Stripe
+#: cancels at the trial's end to the second; the slack covers a stand-in's or a clock's).
+TRIAL_END_SLACK = timedelta(hours=1)
+
+
+def _ended_in_trial(obj: Mapping[str, Any], ended: datetime | None) -> bool:
+    """The subscription ended during its trial or at its end (cancelled, or no card), so
+    nothing was ever charged for it."""
+    trial_end = timestamp(obj.get("trial_end"))
+    return trial_end is not None and ended is not None and ended <= trial_end + TRIAL_END_SLACK
 
 
 def _ended(obj: Mapping[str, Any], event: WebhookEvent) -> list[Planned]:
     if obj.get("status") != "canceled":
         return []  # incomplete_expired: the first payment never went through
     ended = timestamp(obj.get("ended_at") or obj.get("canceled_at")) or event.created
+    trial = _ended_in_trial(obj, ended)
     facts = {
         "ended_on": date_format(ended),
         "premium_url": site_link("/premium"),
         "account_url": site_link("/account"),
+        "trial": "yes" if trial else "",
+        "what": "free trial of Premium" if trial else "Premium subscription",
     }
     skip = ""
     latest = object_id(obj.get("latest_invoice"))
@@ -295,6 +323,102 @@ def _ended(obj: Mapping[str, Any], event: WebhookEvent) -> list[Planned]:
     if never_paid:
         skip = "the subscription was never paid for: Premium never started"
     return [Planned(Kind.SUBSCRIPTION_ENDED, object_id(obj.get("customer")), facts, skip)]
+
+
+CARD_BRANDS = {"amex": "American Express", "diners": "Diners Club", "jcb": "JCB",
+               "unionpay": "UnionPay", "mastercard": "Mastercard", "visa": "Visa",
+               "discover": "Discover", "cartes_bancaires": "Cartes Bancaires"}  # fmt: skip
+
+
+def card_format(method: Any) -> str:
+    """``"Visa •••• 4242"``; ``""`` for no payment method (or one that is not a card)."""
+    card = stripe_field(method, "card") if method is not None else None
+    if card is None or not stripe_field(card, "last4"):
+        return ""
+    brand = str(stripe_field(card, "brand") or "card")
+    return f"{CARD_BRANDS.get(brand, brand.title())} •••• {stripe_field(card, 'last4')}"
+
+
+def _expanded(value: Any) -> Any | None:
+    return value if value is not None and not isinstance(value, str) else None
+
+
+def _subscription_now(subscription_id: str) -> Any | None:
+    """The subscription as Stripe has it now, its card expanded; None if Stripe cannot say
+    (the mail is then written from the event). A transient error propagates (retried)."""
+    try:
+        return stripe_client.subscription_retrieve_payment_method(subscription_id)
+    except STRIPE_TRANSIENT:
+        raise
+    except stripe.StripeError as exc:
+        logger.warning("Subscription %s not re-read for its e-mail: %s", subscription_id, exc)
+        return None
+
+
+def _renewal_card(subscription: Any) -> str | None:
+    """The card the first charge after the trial will use: the subscription's default, else
+    the customer's (Stripe's order). ``""``: there is none; None: Stripe could not say."""
+    method = _expanded(stripe_field(subscription, "default_payment_method"))
+    if method is None:
+        customer_id = object_id(stripe_field(subscription, "customer"))
+        try:
+            customer = stripe_client.customer_retrieve(
+                customer_id, expand=["invoice_settings.default_payment_method"]
+            )
+        except STRIPE_TRANSIENT:
+            raise
+        except stripe.StripeError as exc:
+            logger.warning("Customer %s not read for its card: %s", customer_id, exc)
+            return None
+        invoice_settings = stripe_field(customer, "invoice_settings")
+        method = _expanded(stripe_field(invoice_settings, "default_payment_method"))
+    return card_format(method)
+
+
+def _charge_after_trial(subscription: Any) -> tuple[int, str, str]:
+    """``(amount, currency, interval)`` the first invoice after the trial charges: the price
+    (times the quantity); with a discount on the subscription, Stripe's preview of that
+    invoice instead (a figure of Stripe's, not a sum of ours)."""
+    items = stripe_field(stripe_field(subscription, "items"), "data") or []
+    item = items[0] if items else None
+    price = stripe_field(item, "price")
+    quantity = int(stripe_field(item, "quantity") or 1)
+    amount = int(stripe_field(price, "unit_amount") or 0) * quantity
+    currency = str(stripe_field(price, "currency") or "usd")
+    interval = str(stripe_field(stripe_field(price, "recurring"), "interval") or "")
+    if stripe_field(subscription, "discounts") or stripe_field(subscription, "discount"):
+        try:
+            preview = stripe_client.invoice_preview_upcoming(str(stripe_field(subscription, "id")))
+            amount = int(stripe_field(preview, "amount_due") or 0)
+        except STRIPE_TRANSIENT:
+            raise
+        except stripe.StripeError as exc:
+            logger.warning("No preview of the invoice after the trial: %s", exc)
+    return amount, currency, interval
+
+
+def _trial_ending(obj: Mapping[str, Any]) -> list[Planned]:
+    subscription_id = str(obj.get("id") or "")
+    reread = _subscription_now(subscription_id) if subscription_id else None
+    current: Any = reread if reread is not None else obj
+    amount, currency, interval = _charge_after_trial(current)
+    trial_end = timestamp(stripe_field(current, "trial_end"))
+    card = _renewal_card(current)
+    facts = {
+        "trial_ends_on": date_format(trial_end),
+        "amount": money_format(amount=amount, currency=currency),
+        "interval": interval,
+        "card": card or "",
+        # No card known to be on file: the mail asks for one (without, the trial just ends).
+        "no_card": "yes" if card == "" else "",
+        "account_url": site_link("/account"),
+    }
+    skip = ""
+    if stripe_field(current, "status") != "trialing":
+        skip = f"the subscription is {stripe_field(current, 'status')} now: the trial is over"
+    elif stripe_field(current, "cancel_at_period_end") or stripe_field(current, "cancel_at"):
+        skip = "cancelled in the trial: nothing will be charged (the cancellation mail said so)"
+    return [Planned(Kind.TRIAL_ENDING, object_id(obj.get("customer")), facts, skip)]
 
 
 def event_emails_plan(event: WebhookEvent) -> list[Planned]:
@@ -311,6 +435,8 @@ def event_emails_plan(event: WebhookEvent) -> list[Planned]:
         return _cancellation(obj, data.get("previous_attributes") or {})
     if event.type == "customer.subscription.deleted":
         return _ended(obj, event)
+    if event.type == "customer.subscription.trial_will_end":
+        return _trial_ending(obj)
     return []
 
 
@@ -319,7 +445,8 @@ SUBJECTS = {
     Kind.PAYMENT_FAILED: "Your payment of {amount} failed: update your card to keep Premium",
     Kind.ACTION_REQUIRED: "Please confirm your payment of {amount} to keep Premium",
     Kind.CANCELLATION_SCHEDULED: "Your Premium subscription ends on {ends_on}",
-    Kind.SUBSCRIPTION_ENDED: "Your Premium subscription has ended",
+    Kind.SUBSCRIPTION_ENDED: "Your {what} has ended",
+    Kind.TRIAL_ENDING: "Your free trial of Premium ends on {trial_ends_on}",
 }
 
 

@@ -11,6 +11,7 @@ from Stripe is :mod:`billing.sync`'s.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -20,14 +21,18 @@ from typing import Any, TypeVar
 
 import stripe
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 
-from . import entitlement, stripe_client
-from .account_state import account_apply_subscription, account_link_customer, account_lock
+from . import entitlement, plan_changes, plans, promotions, stripe_client
+from .account_state import (
+    account_apply_subscription,
+    account_link_customer,
+    account_lock,
+    account_mark_had_subscription,
+)
 from .djstripe_sync import djstripe_sync
 from .exceptions import (
     AlreadyPremium,
@@ -41,7 +46,7 @@ from .exceptions import (
 )
 from .models import BillingAccount
 from .presenters import card_object, invoice_object
-from .stripe_objects import field, object_id
+from .stripe_objects import field, iso, object_id, timestamp
 from .sync import account_sync
 from .throttling import decline_record
 
@@ -51,25 +56,6 @@ T = TypeVar("T")
 # A second create-subscription with the same body this soon gets the first answer.
 REPEAT_WINDOW = timedelta(minutes=10)
 BROWSER_CONFIRMATION = "browser-confirmation"
-PRICE_CACHE_SECONDS = 3600
-
-
-@dataclass(frozen=True)
-class PriceInfo:
-    id: str
-    unit_amount: int
-    currency: str
-    interval: str
-    product_name: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "unit_amount": self.unit_amount,
-            "currency": self.currency,
-            "interval": self.interval,
-            "product_name": self.product_name,
-        }
 
 
 @dataclass(frozen=True)
@@ -79,67 +65,56 @@ class Purchase:
     client_secret: str | None
     premium: bool
     created: bool
+    trial_end: str | None = None  # ISO, while trialing
 
     def as_dict(self) -> dict[str, Any]:
+        secret = self.client_secret
+        # What the browser confirms: the first invoice's PaymentIntent, or (a trial) the
+        # subscription's pending SetupIntent (stripe.confirmSetup).
+        intent_type = None
+        if secret:
+            intent_type = "setup" if secret.startswith("seti_") else "payment"
         return {
             "subscription_id": self.subscription_id,
             "status": self.status,
-            "client_secret": self.client_secret,
+            "client_secret": secret,
             "premium": self.premium,
+            "intent_type": intent_type,
+            "trial_end": self.trial_end,
         }
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a purchase asks for beside the price: a promotion code (as typed), or the free
+    trial (never both: the serializer refuses that)."""
+
+    promotion_code: str = ""
+    trial: bool = False
+
+    def fingerprint(self) -> str:
+        """The offer's part of "the same request" (codes match in any case, as at Stripe)."""
+        code = f":code={self.promotion_code.casefold()}" if self.promotion_code else ""
+        return code + (":trial" if self.trial else "")
+
+    def matches(self, subscription: Any) -> bool:
+        """Whether an open subscription was made for this offer (its metadata says)."""
+        metadata = field(subscription, "metadata") or {}
+        made_with = str(field(metadata, "promotion_code") or "").casefold()
+        return not self.trial and made_with == self.promotion_code.casefold()
+
+
+class TrialNotAvailable(BillingError):
+    status_code = 409  # type: ignore[assignment]
+    default_detail = "The free trial is only for a first subscription."
+    default_code = "trial_not_available"
 
 
 # --- The price ---------------------------------------------------------------------
 
-
-def _price_cache_key() -> str:
-    # The API host is part of the key: a price of one Stripe (or stand-in) means nothing to another.
-    host = settings.STRIPE_API_HOST_OVERRIDE or "stripe"
-    return f"billing:price:{host}:{settings.STRIPE_PRICE_ID or settings.STRIPE_PRICE_LOOKUP_KEY}"
-
-
-def price_info_from(price: stripe.Price) -> PriceInfo:
-    product = field(price, "product")
-    return PriceInfo(
-        id=price["id"],
-        unit_amount=int(price["unit_amount"]),
-        currency=str(price["currency"]),
-        interval=str(field(field(price, "recurring"), "interval", "")),
-        product_name=str(field(product, "name", "") if not isinstance(product, str) else ""),
-    )
-
-
-def price_get() -> PriceInfo:
-    """The Premium price: ``STRIPE_PRICE_ID`` or the one with our lookup key (cached)."""
-    cached = cache.get(_price_cache_key())
-    if cached:
-        return PriceInfo(**cached)
-    with stripe_errors():
-        if settings.STRIPE_PRICE_ID:
-            price = stripe_client.price_retrieve(settings.STRIPE_PRICE_ID)
-        else:
-            found = stripe_client.price_by_lookup_key(settings.STRIPE_PRICE_LOOKUP_KEY)
-            if found is None:
-                raise PriceMissing()
-            price = found
-    return price_cache(price)
-
-
-def price_cache(price: stripe.Price) -> PriceInfo:
-    """Remember ``price`` as the Premium price (and mirror it into dj-stripe); its info."""
-    info = price_info_from(price)
-    cache.set(_price_cache_key(), info.__dict__, PRICE_CACHE_SECONDS)
-    djstripe_sync(price)
-    return info
-
-
-class PriceMissing(StripeFailed):
-    status_code = 503  # type: ignore[assignment]
-    default_detail = (
-        "Premium is not set up yet: no Stripe price was found. "
-        "Run `manage.py create_stripe_data` (make run does it for you)."
-    )
-    default_code = "price_missing"
+#: The monthly price and the catalogue (billing.plans); here for the views and many callers.
+price_get = plans.price_get
+prices_get = plans.prices_get
 
 
 # --- Helpers -----------------------------------------------------------------------
@@ -187,15 +162,71 @@ def _client_secret(subscription: Any) -> str | None:
     return str(secret) if secret else None
 
 
+def _setup_secret(subscription: Any) -> str | None:
+    """A trial's pending SetupIntent secret while the card is still to be confirmed."""
+    intent = field(subscription, "pending_setup_intent")
+    if intent is None or isinstance(intent, str):
+        return None  # none, or not expanded
+    if field(intent, "status") in ("succeeded", "canceled"):
+        return None
+    secret = field(intent, "client_secret")
+    return str(secret) if secret else None
+
+
 def _answer(account: BillingAccount, subscription: Any, *, created: bool) -> Purchase:
     status = subscription["status"]
+    secret = None
+    if status == "incomplete":
+        secret = _client_secret(subscription)
+    elif status == "trialing":
+        secret = _setup_secret(subscription)
+    trial_end = timestamp(field(subscription, "trial_end")) if status == "trialing" else None
     return Purchase(
         subscription_id=subscription["id"],
         status=status,
-        client_secret=_client_secret(subscription) if status == "incomplete" else None,
+        client_secret=secret,
         premium=account.is_premium,
         created=created,
+        trial_end=iso(trial_end),
     )
+
+
+def _fingerprint(request: str) -> str:
+    """A request's fingerprint as stored (the column holds 255 characters: a longer one, a
+    card id and a code together, is kept as its hash)."""
+    if len(request) <= 255:
+        return request
+    return "sha256:" + hashlib.sha256(request.encode()).hexdigest()
+
+
+def _offer_terms(
+    account: BillingAccount, price: plans.PriceInfo, offer: Offer
+) -> tuple[promotions.Promotion | None, int | None]:
+    """``(promotion code, trial days)`` of a new subscription, checked before anything is
+    made: an invalid code is 400 ``invalid_promotion_code``; a trial for someone who had a
+    subscription (the stored flag, or Stripe's history of the customer when the row does not
+    know it yet) or with trials off is 409 ``trial_not_available``."""
+    if offer.trial:
+        if settings.BILLING_TRIAL_DAYS <= 0:
+            raise TrialNotAvailable(detail="There is no free trial at the moment.")
+        customer_id = account.stripe_customer_id
+        if account.had_subscription or (
+            customer_id and promotions.customer_bought_before(customer_id)
+        ):
+            account_mark_had_subscription(account)
+            raise TrialNotAvailable()
+        return None, int(settings.BILLING_TRIAL_DAYS)
+    if offer.promotion_code:
+        promotion = promotions.promotion_code_check(
+            code=offer.promotion_code,
+            product_id=price.product_id,
+            currency=price.currency,
+            unit_amount=price.unit_amount,
+            customer_id=account.stripe_customer_id,
+            bought_before=account.had_subscription,
+        )
+        return promotion, None
+    return None, None
 
 
 def _charge_failure(subscription: Any) -> str | None:
@@ -213,23 +244,44 @@ def _charge_failure(subscription: Any) -> str | None:
 # --- Services ----------------------------------------------------------------------
 
 
-def subscription_create(*, user: User, payment_method_id: str | None = None) -> Purchase:
-    """Start (or continue) the user's Premium purchase.
+def subscription_create(
+    *,
+    user: User,
+    payment_method_id: str | None = None,
+    price: object = None,
+    offer: Offer | None = None,
+) -> Purchase:
+    """Start (or continue) the user's Premium purchase, at ``price`` (an id or lookup key of
+    one of our prices, :func:`plans.price_resolve`; None: monthly; anything else is 400
+    ``invalid_price`` before Stripe is asked).
 
     Without ``payment_method_id`` the subscription is created ``default_incomplete`` and the
     answer carries the first invoice's client secret for the browser to confirm. With one,
     the card is attached, made the default and charged at once (``allow_incomplete``): a
     good card is active in this answer, a card needing 3-D Secure comes back ``incomplete``
     with a client secret, a failing card ends in 402 with nothing left open.
+
+    ``offer``: a promotion code (checked first: 400 ``invalid_promotion_code``; the
+    subscription gets it as its discount) or the free trial (409 ``trial_not_available`` for
+    someone who had a subscription; the subscription starts ``trialing`` and the answer's
+    ``client_secret`` is its pending SetupIntent's, for the card).
     """
-    fingerprint = payment_method_id or BROWSER_CONFIRMATION
+    offer = offer or Offer()
+    chosen = plans.price_resolve(price)
+    # The price is part of what makes a repeat "the same request": a repeat at another price
+    # is a new purchase (and an open attempt at another price is closed, below).
+    fingerprint = _fingerprint(
+        f"{payment_method_id or BROWSER_CONFIRMATION}:{chosen.id}{offer.fingerprint()}"
+    )
     failure: BillingError | None = None
     result: Purchase | None = None
     with transaction.atomic():
         account = account_lock(user)
         try:
             with stripe_errors():
-                result = _purchase(account, user, payment_method_id, fingerprint)
+                result = _purchase(
+                    account, user, payment_method_id, fingerprint, chosen, offer=offer
+                )
         except BillingError as exc:
             # Commit what was made (e.g. the customer id) so a retry reuses it.
             failure = exc
@@ -246,7 +298,9 @@ def _purchase(
     user: User,
     payment_method_id: str | None,
     fingerprint: str,
+    price: plans.PriceInfo,
     *,
+    offer: Offer,
     after_unanswered: bool = False,
 ) -> Purchase:
     now = timezone.now()
@@ -256,18 +310,30 @@ def _purchase(
         and now - account.last_purchase_at < REPEAT_WINDOW
     )
     if account.is_premium:
+        trial_again = repeat or (after_unanswered and offer.trial)
+        if trial_again and account.subscription_id and account.stripe_status == "trialing":
+            # A trial's answer carries the SetupIntent the browser may not have confirmed yet
+            # (also after a lost answer: without the card, the trial would just end).
+            trial = stripe_client.subscription_retrieve_trial(account.subscription_id)
+            account_apply_subscription(account, trial)
+            return _answer(account, trial, created=False)
         if repeat and account.subscription_id:
             return Purchase(account.subscription_id, account.stripe_status, None, True, False)
         raise AlreadyPremium()
 
+    terms: tuple[promotions.Promotion | None, int | None] | None = None
     if account.subscription_id and account.stripe_status == "incomplete":
         open_sub = stripe_client.subscription_retrieve(account.subscription_id)
         account_apply_subscription(account, open_sub)
         if open_sub["status"] == "incomplete":
-            if payment_method_id is None or repeat:
+            same_price = entitlement.subscription_price_id(open_sub) == price.id
+            same = same_price and offer.matches(open_sub)
+            if same and (payment_method_id is None or repeat):
                 # The browser confirms the same first invoice again, with any card.
                 return _answer(account, open_sub, created=False)
-            # A new card for an open attempt: close it, then charge the new card.
+            # A new card, another price, code or the trial, for an open attempt: close it,
+            # then start anew (the new terms checked first: an invalid code leaves it open).
+            terms = _offer_terms(account, price, offer)
             account_apply_subscription(account, stripe_client.subscription_cancel(open_sub["id"]))
         elif account.is_premium:
             return _answer(account, open_sub, created=False)
@@ -280,7 +346,22 @@ def _purchase(
         if account.is_premium:
             raise AlreadyPremium()
 
-    price = price_get()
+    if offer.trial and account.stripe_customer_id and not after_unanswered:
+        # A trial Stripe made for an attempt whose answer was lost is not in the row yet, and
+        # Stripe's history would call it a "second" trial: store what Stripe has and decide
+        # again, as if that answer had arrived (above: the trial's answer).
+        stored = account.subscription_id
+        subscriptions = stripe_client.subscription_list(account.stripe_customer_id)
+        if any(
+            field(sub, "id") != stored and field(sub, "status") in entitlement.LIVE_STATUSES
+            for sub in subscriptions
+        ):
+            _account_catch_up(account, account.stripe_customer_id)
+            return _purchase(
+                account, user, payment_method_id, fingerprint, price, offer=offer,
+                after_unanswered=True,
+            )  # fmt: skip
+    promotion, trial_days = terms or _offer_terms(account, price, offer)
     customer_id = _customer_ensure(account, user)
     if payment_method_id:
         stripe_client.payment_method_attach(
@@ -294,8 +375,14 @@ def _purchase(
             customer_id=customer_id,
             price_id=price.id,
             payment_method_id=payment_method_id,
-            metadata={"user_id": str(user.pk)},
+            metadata={
+                "user_id": str(user.pk),
+                # What the open attempt was made for (Offer.matches); Stripe keeps the discount.
+                **({"promotion_code": promotion.code} if promotion else {}),
+            },
             idempotency_key=_subscription_key(account, user),
+            trial_period_days=trial_days,
+            promotion_code_id=promotion.promotion_code_id if promotion else None,
         )
     except stripe.IdempotencyError:
         if after_unanswered:
@@ -304,7 +391,10 @@ def _purchase(
         # subscription) and this request differs from it (another card): read what the
         # customer has, store it, and decide again as if that answer had arrived.
         _account_catch_up(account, customer_id)
-        return _purchase(account, user, payment_method_id, fingerprint, after_unanswered=True)
+        return _purchase(
+            account, user, payment_method_id, fingerprint, price, offer=offer,
+            after_unanswered=True,
+        )  # fmt: skip
     account.last_purchase_fingerprint = fingerprint
     account.last_purchase_at = now
     account.save(update_fields=["last_purchase_fingerprint", "last_purchase_at", "updated_at"])
@@ -350,6 +440,11 @@ def subscription_cancel(*, user: User, at_period_end: bool = True) -> dict[str, 
             raise NoSubscription()
         with stripe_errors():
             if at_period_end and account.stripe_status != "incomplete":
+                # A plan change scheduled (a subscription schedule) goes first: Stripe refuses
+                # a cancellation of a subscription its schedule manages.
+                plan_changes.schedule_release(
+                    stripe_client.subscription_retrieve(account.subscription_id)
+                )
                 subscription = stripe_client.subscription_set_cancel_at_period_end(
                     account.subscription_id, cancel=True
                 )
@@ -373,6 +468,53 @@ def subscription_resume(*, user: User) -> dict[str, Any]:
             )
             account_apply_subscription(account, subscription)
         return entitlement.status_object(account)
+
+
+# --- Promotion codes --------------------------------------------------------------------
+
+
+def promotion_code_preview(*, user: User, code: str, price: object = None) -> dict[str, Any]:
+    """Check the promotion code ``code`` for buying ``price`` (default monthly) and say what
+    the first invoice will charge with it, from Stripe's invoice preview for the user's
+    customer (created first if the user has none: the preview is then exactly the purchase's).
+
+    400 ``invalid_price``, or ``invalid_promotion_code`` with the reason's sentence
+    (:mod:`billing.promotions`); an invalid code creates nothing.
+    """
+    chosen = plans.price_resolve(price)
+
+    def work(account: BillingAccount) -> dict[str, Any]:
+        promotion = promotions.promotion_code_check(
+            code=code,
+            product_id=chosen.product_id,
+            currency=chosen.currency,
+            unit_amount=chosen.unit_amount,
+            customer_id=account.stripe_customer_id,
+            bought_before=account.had_subscription,
+        )
+        customer_id = _customer_ensure(account, user)
+        first = promotions.promotion_first_invoice(
+            customer_id=customer_id,
+            price_id=chosen.id,
+            unit_amount=chosen.unit_amount,
+            promotion_code_id=promotion.promotion_code_id,
+        )
+        return {
+            "code": promotion.code,
+            "promotion_code_id": promotion.promotion_code_id,
+            "percent_off": promotion.percent_off,
+            "amount_off": promotion.amount_off,
+            "duration": promotion.duration,
+            "duration_in_months": promotion.duration_in_months,
+            "price": chosen.as_dict(),
+            "amount": first.amount,
+            "discount": first.discount,
+            "first_amount": first.first_amount,
+            "currency": first.currency or chosen.currency,
+            "description": promotion.description(interval=chosen.interval),
+        }
+
+    return _account_work(user, work)
 
 
 # --- After the purchase: the card, the invoices, the portal --------------------------------

@@ -166,7 +166,9 @@ def customer_set_default_payment_method(
 
 # --- Subscriptions ----------------------------------------------------------------
 
-SUBSCRIPTION_EXPAND = ["latest_invoice.confirmation_secret"]
+#: Every subscription the app stores comes with these: the first invoice's payment secret, and
+#: its schedule (the plan change it holds is stored too: billing/entitlement.py).
+SUBSCRIPTION_EXPAND = ["latest_invoice.confirmation_secret", "schedule"]
 
 
 def subscription_create(
@@ -176,8 +178,16 @@ def subscription_create(
     payment_method_id: str | None,
     metadata: dict[str, str],
     idempotency_key: str,
+    trial_period_days: int | None = None,
+    promotion_code_id: str | None = None,
 ) -> stripe.Subscription:
-    """``default_incomplete`` without a card (the browser confirms), else charge now."""
+    """``default_incomplete`` without a card (the browser confirms), else charge now.
+
+    ``trial_period_days``: a free trial (``trialing`` at once, a USD 0 first invoice); its
+    ``pending_setup_intent`` (expanded) collects the card in the browser, and a trial that
+    ends with no card is cancelled, not left unpaid. ``promotion_code_id``: the
+    subscription's discount.
+    """
     params: dict[str, Any] = {
         "customer": customer_id,
         "items": [{"price": price_id}],
@@ -185,6 +195,12 @@ def subscription_create(
         "expand": SUBSCRIPTION_EXPAND,
         "payment_settings": {"save_default_payment_method": "on_subscription"},
     }
+    if trial_period_days:
+        params["trial_period_days"] = trial_period_days
+        params["trial_settings"] = {"end_behavior": {"missing_payment_method": "cancel"}}
+        params["expand"] = [*SUBSCRIPTION_EXPAND, "pending_setup_intent"]
+    if promotion_code_id:
+        params["discounts"] = [{"promotion_code": promotion_code_id}]
     if payment_method_id:
         params["default_payment_method"] = payment_method_id
         params["payment_behavior"] = "allow_incomplete"
@@ -204,7 +220,12 @@ def subscription_retrieve(subscription_id: str) -> stripe.Subscription:
 def subscription_list(customer_id: str) -> list[stripe.Subscription]:
     _count("subscriptions.list")
     page = client().v1.subscriptions.list(
-        params={"customer": customer_id, "status": "all", "limit": 20}
+        params={
+            "customer": customer_id,
+            "status": "all",
+            "limit": 20,
+            "expand": ["data.schedule"],  # the plan change it holds (billing/entitlement.py)
+        }
     )
     return list(page.data)
 
@@ -318,3 +339,180 @@ def subscription_cancel(subscription_id: str) -> stripe.Subscription:
     """Cancel now. Cancelling is idempotent at Stripe: no key needed."""
     _count("subscriptions.cancel")
     return client().v1.subscriptions.cancel(subscription_id)
+
+
+# --- Issue 15: the demo promotion code (create_stripe_data) --------------------------------
+
+
+def coupon_retrieve(coupon_id: str) -> stripe.Coupon | None:
+    """The coupon ``coupon_id`` (``applies_to`` expanded), or None if Stripe has none by that id."""
+    _count("coupons.retrieve")
+    try:
+        return client().v1.coupons.retrieve(coupon_id, params={"expand": ["applies_to"]})
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing" or exc.http_status == 404:
+            return None
+        raise
+
+
+def coupon_create(*, params: dict[str, Any], idempotency_key: str) -> stripe.Coupon:
+    _count("coupons.create")
+    return client().v1.coupons.create(params=params, options=_opts(idempotency_key))  # type: ignore[arg-type]
+
+
+def promotion_codes_by_code(code: str, *, active: bool | None = None) -> list[stripe.PromotionCode]:
+    """The promotion codes with this customer-facing ``code`` (Stripe matches it
+    case-insensitively), their coupon expanded with its ``applies_to``."""
+    params: dict[str, Any] = {
+        "code": code,
+        "limit": 10,
+        "expand": ["data.promotion.coupon.applies_to"],
+    }
+    if active is not None:
+        params["active"] = active
+    _count("promotion_codes.list")
+    return list(client().v1.promotion_codes.list(params=params).data)  # type: ignore[arg-type]
+
+
+def promotion_code_create(
+    *, coupon_id: str, code: str, idempotency_key: str, metadata: dict[str, str]
+) -> stripe.PromotionCode:
+    _count("promotion_codes.create")
+    return client().v1.promotion_codes.create(
+        params={
+            "promotion": {"type": "coupon", "coupon": coupon_id},
+            "code": code,
+            "metadata": metadata,
+        },
+        options=_opts(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+# --- Issue 15: changing plans (a prorated upgrade now, a schedule for the end of the year) --
+
+#: A changed subscription with its schedule and its latest invoice (the prorated charge; its
+#: PaymentIntent is one level too deep to expand here: Stripe stops at 4).
+SUBSCRIPTION_PLAN_EXPAND = ["schedule", "latest_invoice"]
+
+
+def invoice_preview_price_change(
+    *, customer_id: str, subscription_id: str, item_id: str, price_id: str, proration_date: int
+) -> stripe.Invoice:
+    """Stripe's preview of the invoice that switching the item to ``price_id`` now would
+    charge (``always_invoice``), prorated at ``proration_date``. Creates nothing."""
+    _count("invoices.create_preview")
+    return client().v1.invoices.create_preview(
+        params={
+            "customer": customer_id,
+            "subscription": subscription_id,
+            "subscription_details": {
+                "items": [{"id": item_id, "price": price_id}],
+                "proration_behavior": "always_invoice",
+                "proration_date": proration_date,
+            },
+        }
+    )
+
+
+def subscription_change_price(
+    subscription_id: str,
+    *,
+    item_id: str,
+    price_id: str,
+    proration_date: int,
+    idempotency_key: str,
+) -> stripe.Subscription:
+    """Switch the item to ``price_id`` now and charge the prorated difference at once.
+
+    ``pending_if_incomplete``: if the charge fails or waits for 3-D Secure, Stripe keeps the
+    subscription as it was and holds the change as ``pending_update`` until the invoice is
+    paid. The key (from the stored state and the preview's ``proration_date``) makes a retry
+    after a lost answer get the same answer, never a second charge.
+    """
+    _count("subscriptions.update")
+    return client().v1.subscriptions.update(
+        subscription_id,
+        params={
+            "items": [{"id": item_id, "price": price_id}],
+            "proration_behavior": "always_invoice",
+            "proration_date": proration_date,
+            "payment_behavior": "pending_if_incomplete",
+            "expand": SUBSCRIPTION_PLAN_EXPAND,
+        },
+        options=_opts(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+def invoice_void(invoice_id: str) -> stripe.Invoice:
+    """Void an open invoice (a declined upgrade: its pending update goes with it)."""
+    _count("invoices.void")
+    return client().v1.invoices.void_invoice(invoice_id)
+
+
+def subscription_schedule_from_subscription(
+    subscription_id: str, *, idempotency_key: str
+) -> stripe.SubscriptionSchedule:
+    """A schedule that takes over the subscription (one phase: what it is now)."""
+    _count("subscription_schedules.create")
+    return client().v1.subscription_schedules.create(
+        params={"from_subscription": subscription_id},
+        options=_opts(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+def subscription_schedule_retrieve(schedule_id: str) -> stripe.SubscriptionSchedule:
+    _count("subscription_schedules.retrieve")
+    return client().v1.subscription_schedules.retrieve(schedule_id)
+
+
+def subscription_schedule_set_phases(
+    schedule_id: str, *, phases: list[dict[str, Any]], idempotency_key: str
+) -> stripe.SubscriptionSchedule:
+    """Replace the schedule's phases; at the end of the last one the subscription is released
+    (it goes on by itself on the last phase's price)."""
+    _count("subscription_schedules.update")
+    return client().v1.subscription_schedules.update(
+        schedule_id,
+        params={"phases": phases, "end_behavior": "release"},  # type: ignore[arg-type]
+        options=_opts(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+def subscription_schedule_release(schedule_id: str) -> stripe.SubscriptionSchedule:
+    """Release the schedule: the subscription stays as it is now, with no change to come.
+    Releasing twice is an error at Stripe; the caller reads the schedule's status first."""
+    _count("subscription_schedules.release")
+    return client().v1.subscription_schedules.release(schedule_id)
+
+
+# --- Issue 15: trials and promotion codes ----------------------------------------------------
+
+
+def subscription_retrieve_trial(subscription_id: str) -> stripe.Subscription:
+    """The subscription with its trial's ``pending_setup_intent`` expanded (the card the
+    browser still has to confirm), besides the first invoice's secret."""
+    _count("subscriptions.retrieve")
+    return client().v1.subscriptions.retrieve(
+        subscription_id, params={"expand": [*SUBSCRIPTION_EXPAND, "pending_setup_intent"]}
+    )
+
+
+def invoice_preview_new_subscription(
+    *, customer_id: str, price_id: str, promotion_code_id: str
+) -> stripe.Invoice:
+    """Stripe's preview of the first invoice of a new subscription of the customer to
+    ``price_id`` with the promotion code as its discount. Creates nothing."""
+    _count("invoices.create_preview")
+    return client().v1.invoices.create_preview(
+        params={
+            "customer": customer_id,
+            "subscription_details": {"items": [{"price": price_id}]},
+            "discounts": [{"promotion_code": promotion_code_id}],
+        }
+    )
+
+
+def invoice_preview_upcoming(subscription_id: str) -> stripe.Invoice:
+    """Stripe's preview of the subscription's next invoice (after a trial: its first charge)."""
+    _count("invoices.create_preview")
+    return client().v1.invoices.create_preview(params={"subscription": subscription_id})

@@ -35,6 +35,7 @@ from .account_state import (
     account_link_customer,
     account_lock,
     account_lock_for_customer,
+    account_mark_had_subscription,
 )
 from .djstripe_sync import djstripe_sync
 from .models import BillingAccount
@@ -100,7 +101,24 @@ def account_sync(account: BillingAccount, *, dry_run: bool = False) -> SyncResul
     if not dry_run:
         account_apply_subscription(account, chosen)
         account_apply_payment_problem(account, problem)
+        if not account.had_subscription and had_subscription_read(customer_id, subscriptions):
+            account_mark_had_subscription(account)
     return result
+
+
+def had_subscription_read(customer_id: str, subscriptions: list[Any]) -> bool:
+    """Whether the customer ever had a subscription past its first payment, or a trial.
+
+    The subscriptions say so themselves (:func:`entitlement.had_subscription`), except a
+    ``canceled`` one, which may have been a purchase given up: then a paid invoice of the
+    customer decides (one Stripe call, made only while the account is not marked yet).
+    """
+    if any(entitlement.had_subscription(sub) for sub in subscriptions):
+        return True
+    if not any(stripe_field(sub, "status") == "canceled" for sub in subscriptions):
+        return False
+    invoices, _ = stripe_client.invoice_list(customer_id, limit=20)
+    return any(stripe_field(invoice, "status") == "paid" for invoice in invoices)
 
 
 def payment_problem_read(subscription: Any) -> entitlement.PaymentProblem | None:

@@ -26,6 +26,22 @@ urlpatterns = [
         views.ResumeSubscriptionView.as_view(),
         name="stripe-resume-subscription",
     ),
+    path("stripe/promotion-code/", views.PromotionCodeView.as_view(), name="stripe-promotion-code"),
+    path(
+        "stripe/subscription/preview-change/",
+        views.PlanChangePreviewView.as_view(),
+        name="stripe-subscription-preview-change",
+    ),
+    path(
+        "stripe/subscription/change/",
+        views.PlanChangeView.as_view(),
+        name="stripe-subscription-change",
+    ),
+    path(
+        "stripe/subscription/cancel-change/",
+        views.PlanChangeCancelView.as_view(),
+        name="stripe-subscription-cancel-change",
+    ),
     path("stripe/payment-method/", views.PaymentMethodView.as_view(), name="stripe-payment-method"),
     path("stripe/setup-intent/", views.SetupIntentView.as_view(), name="stripe-setup-intent"),
     path("stripe/invoices/", views.InvoiceListView.as_view(), name="stripe-invoices"),

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import plan_changes, selectors, services
 from .serializers import (
     INVOICE_ID,
     CancelSubscriptionSerializer,
@@ -25,7 +25,13 @@ from .serializers import (
     PaymentMethodChangedSerializer,
     PaymentMethodChangeSerializer,
     PaymentMethodSerializer,
+    PlanChangeConfirmSerializer,
+    PlanChangedSerializer,
+    PlanChangePreviewSerializer,
+    PlanChangeSerializer,
     PortalSessionSerializer,
+    PromotionCodeCheckSerializer,
+    PromotionCodeSerializer,
     PurchaseSerializer,
     SetupIntentSerializer,
     StatusSerializer,
@@ -61,11 +67,13 @@ class ConfigView(APIView):
         auth=[],
     )
     def get(self, request: Request) -> Response:
-        price = services.price_get()
+        prices = services.prices_get()
         return Response(
             {
                 "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-                "price": price.as_dict(),
+                "price": prices[0].as_dict(),
+                "prices": [price.as_dict() for price in prices],
+                "trial_days": max(0, settings.BILLING_TRIAL_DAYS),
                 "js_url": settings.STRIPE_JS_URL,
                 "portal": settings.BILLING_PORTAL_ENABLED,
             }
@@ -82,9 +90,18 @@ class CreateSubscriptionView(APIView):
         responses={
             200: OpenApiResponse(PurchaseSerializer, description="Same answer as before."),
             201: PurchaseSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Bad payment method id."),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Bad payment method id, or `invalid_price`: not one of Premium's "
+                "prices, or `invalid_promotion_code` (with the reason), or a code together "
+                "with the trial.",
+            ),
             402: OpenApiResponse(ErrorSerializer, description="Card declined."),
-            409: OpenApiResponse(ErrorSerializer, description="Already premium."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Already premium, or `trial_not_available` (not a first "
+                "subscription, or no trial offered).",
+            ),
             429: OpenApiResponse(
                 ErrorSerializer,
                 description="Too many purchase attempts (per user or per address), or card "
@@ -99,6 +116,11 @@ class CreateSubscriptionView(APIView):
         purchase = services.subscription_create(
             user=request.user,  # type: ignore[arg-type]
             payment_method_id=serializer.validated_data.get("payment_method_id"),
+            price=serializer.validated_data.get("price"),
+            offer=services.Offer(
+                promotion_code=serializer.validated_data.get("promotion_code") or "",
+                trial=serializer.validated_data["trial"],
+            ),
         )
         code = status.HTTP_201_CREATED if purchase.created else status.HTTP_200_OK
         return Response(purchase.as_dict(), status=code)
@@ -170,6 +192,37 @@ class ResumeSubscriptionView(APIView):
     )
     def post(self, request: Request) -> Response:
         return Response(services.subscription_resume(user=request.user))  # type: ignore[arg-type]
+
+
+class PromotionCodeView(APIView):
+    permission_classes = [IsAuthenticated]
+    # Each check asks Stripe, and guessing codes is what a limit is for.
+    throttle_classes = [StripeCallThrottle]
+
+    @extend_schema(
+        summary="Check a promotion code and preview the first payment with it",
+        request=PromotionCodeCheckSerializer,
+        responses={
+            200: PromotionCodeSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="`invalid_promotion_code` with the reason's sentence, "
+                "`invalid_price`, or no `code`.",
+            ),
+            429: THROTTLED,
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PromotionCodeCheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(
+            services.promotion_code_preview(
+                user=request.user,  # type: ignore[arg-type]
+                code=serializer.validated_data["code"],
+                price=serializer.validated_data.get("price"),
+            )
+        )
 
 
 # --- After the purchase: the card, the invoices, the portal --------------------------------
@@ -322,3 +375,92 @@ class PortalSessionView(APIView):
     )
     def post(self, request: Request) -> Response:
         return Response(services.portal_session_create(user=request.user))  # type: ignore[arg-type]
+
+
+# --- Changing plans (monthly <-> yearly) -----------------------------------------------------
+
+PLAN_CHANGE_ERRORS: dict[int | str, Any] = {
+    400: OpenApiResponse(
+        ErrorSerializer, description="`invalid_price`: not one of Premium's prices."
+    ),
+    404: OpenApiResponse(ErrorSerializer, description="`no_subscription`."),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="`same_plan` (already on it, or already scheduled), or `not_changeable` "
+        "(incomplete, past due, cancelling or trialing: the sentence says which).",
+    ),
+    429: THROTTLED,
+    **ERRORS,
+}
+
+
+class PlanChangePreviewView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
+
+    @extend_schema(
+        summary="What changing plans would charge, and when (Stripe's invoice preview)",
+        request=PlanChangeSerializer,
+        responses={200: PlanChangePreviewSerializer, **PLAN_CHANGE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PlanChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(
+            plan_changes.subscription_change_preview(
+                user=request.user,  # type: ignore[arg-type]
+                price=serializer.validated_data["price"],
+            )
+        )
+
+
+class PlanChangeView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
+
+    @extend_schema(
+        summary="Change plans: to yearly now (prorated charge), to monthly at the period end",
+        request=PlanChangeConfirmSerializer,
+        responses={
+            200: PlanChangedSerializer,
+            **PLAN_CHANGE_ERRORS,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="`invalid_price`: not one of Premium's prices; `preview_expired`: "
+                "`proration_date` is more than an hour old (preview again).",
+            ),
+            402: OpenApiResponse(
+                ErrorSerializer, description="The card was refused; nothing changed."
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PlanChangeConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(
+            plan_changes.subscription_change(
+                user=request.user,  # type: ignore[arg-type]
+                price=serializer.validated_data["price"],
+                proration_date=serializer.validated_data.get("proration_date"),
+            )
+        )
+
+
+class PlanChangeCancelView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [StripeCallThrottle]
+
+    @extend_schema(
+        summary="Cancel the plan change scheduled for the end of the paid period",
+        request=None,
+        responses={
+            200: StatusSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="`no_scheduled_change`."),
+            429: THROTTLED,
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return Response(
+            plan_changes.subscription_change_cancel(user=request.user)  # type: ignore[arg-type]
+        )

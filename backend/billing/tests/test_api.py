@@ -97,6 +97,11 @@ def test_status_without_subscription_is_none(api, db):
         "cancel_at_period_end": False,
         "subscription_id": None,
         "payment_problem": None,
+        "price": None,
+        "interval": None,
+        "scheduled_change": None,
+        "trial_end": None,
+        "trial_eligible": True,  # BILLING_TRIAL_DAYS defaults to 7
     }
 
 

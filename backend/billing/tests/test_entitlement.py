@@ -131,3 +131,82 @@ def test_choose_takes_the_newest_when_none_grants():
     a = current_shape("canceled", period_end=PAST) | {"id": "sub_a", "created": 100}
     b = current_shape("canceled", period_end=PAST) | {"id": "sub_b", "created": 300}
     assert entitlement.choose_subscription([a, b], now=NOW)["id"] == "sub_b"
+
+
+# --- The plan: price, trial, a change scheduled (issue 15) ---------------------------------
+
+
+def schedule(sub: dict, *, status: str = "active", next_price: str = "price_monthly") -> dict:
+    """A subscription schedule in Stripe's shape: the current phase until the period end, then
+    one phase at ``next_price`` (what plan_changes makes for yearly -> monthly)."""
+    item = sub["items"]["data"][0]
+    start, end = item["current_period_start"], item["current_period_end"]
+    return {
+        "id": "sub_sched_1",
+        "object": "subscription_schedule",
+        "status": status,
+        "end_behavior": "release",
+        "current_phase": {"start_date": start, "end_date": end},
+        "phases": [
+            {"start_date": start, "end_date": end, "items": [{"price": item["price"]["id"]}]},
+            {"start_date": end, "end_date": end + 30 * 86400, "items": [{"price": next_price}]},
+        ],
+    }
+
+
+def test_snapshot_reads_the_price_and_a_scheduled_change():
+    sub = current_shape("active", period_end=FUTURE)
+    sub["schedule"] = schedule(sub)
+    snap = entitlement.snapshot(sub)
+    assert snap.price_id == sub["items"]["data"][0]["price"]["id"]
+    assert (snap.schedule_id, snap.scheduled_price_id, snap.scheduled_change_at) == (
+        "sub_sched_1", "price_monthly", FUTURE,
+    )  # fmt: skip
+    assert snap.trial_end is None  # only while trialing
+
+
+@pytest.mark.parametrize("status", ["released", "canceled", "completed"])
+def test_a_schedule_that_stopped_changes_nothing(status):
+    sub = current_shape("active", period_end=FUTURE)
+    sub["schedule"] = schedule(sub, status=status)
+    snap = entitlement.snapshot(sub)
+    assert (snap.schedule_id, snap.scheduled_price_id, snap.scheduled_change_at) == ("", "", None)
+
+
+def test_a_schedule_whose_next_phase_keeps_the_price_shows_no_change():
+    sub = current_shape("active", period_end=FUTURE)
+    sub["schedule"] = schedule(sub, next_price=sub["items"]["data"][0]["price"]["id"])
+    change = entitlement.scheduled_change(sub)
+    assert change is not None and (change.price_id, change.effective_at) == ("", None)
+
+
+def test_a_schedule_not_expanded_gives_its_id_only():
+    sub = current_shape("active", period_end=FUTURE)
+    sub["schedule"] = "sub_sched_2"
+    assert entitlement.scheduled_change(sub) == entitlement.ScheduledChange("sub_sched_2", "", None)
+
+
+def test_trial_end_is_kept_only_while_trialing():
+    sub = current_shape("trialing", period_end=FUTURE)
+    sub["trial_end"] = int(FUTURE.timestamp())
+    assert entitlement.snapshot(sub).trial_end == FUTURE
+    sub["status"] = "active"
+    assert entitlement.snapshot(sub).trial_end is None
+
+
+@pytest.mark.parametrize(
+    ("status", "trial_start", "had"),
+    [
+        ("active", None, True),
+        ("past_due", None, True),
+        ("trialing", 1234567890, True),
+        ("incomplete", None, False),
+        ("incomplete_expired", None, False),
+        ("canceled", None, False),  # maybe a purchase given up: billing.sync reads its invoices
+        ("canceled", 1234567890, True),  # a trial, even one cancelled
+    ],
+)
+def test_had_subscription(status, trial_start, had):
+    sub = current_shape(status, period_end=FUTURE)
+    sub["trial_start"] = trial_start
+    assert entitlement.had_subscription(sub) is had

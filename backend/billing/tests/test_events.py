@@ -34,10 +34,16 @@ def test_the_handled_types():
         "customer.subscription.created",
         "customer.subscription.updated",
         "customer.subscription.deleted",
+        "customer.subscription.trial_will_end",
         "invoice.paid",
         "invoice.payment_failed",
         "invoice.payment_action_required",
         "customer.deleted",
+        "subscription_schedule.created",
+        "subscription_schedule.updated",
+        "subscription_schedule.released",
+        "subscription_schedule.canceled",
+        "subscription_schedule.completed",
     }
     assert handled == events.HANDLED_TYPES
     assert set(events.HANDLERS) == events.HANDLED_TYPES

@@ -41,10 +41,12 @@ LAYERS: dict[str, set[str]] = {
     "entitlement": {"models", "stripe_objects"},
     "djstripe_sync": {"stripe_objects"},
     "presenters": {"stripe_objects"},  # the contract's shapes of Stripe objects (pure)
+    # The price catalogue (our two prices, cached) and which one a request names.
+    "plans": {"exceptions", "stripe_objects", "stripe_client", "djstripe_sync"},
     "selectors": {"models", "entitlement"},
     "permissions": {"selectors"},
     # Writing state: the locked account row, the inbox rows.
-    "account_state": {"models", "entitlement", "djstripe_sync"},
+    "account_state": {"models", "entitlement", "djstripe_sync", "plans", "exceptions"},
     "inbox": {"models", "holders"},
     # Customer-level sync with Stripe, then event → effect, then the Celery tasks.
     "sync": {
@@ -55,16 +57,24 @@ LAYERS: dict[str, set[str]] = {
     # The e-mails an event asks for and their sending states (it reads Stripe, writes rows).
     "notifications": {"models", "stripe_objects", "stripe_client", "holders"},
     "tasks": {"inbox", "events", "sync", "holders", "notifications"},
+    # Promotion codes: found at Stripe, checked, the first invoice previewed (reads only).
+    "promotions": {"exceptions", "entitlement", "stripe_objects", "stripe_client"},
     # Requests: the services, the views on them, the webhook receiver, the admin.
+    # Changing plans (monthly <-> yearly): previews, the prorated upgrade, the schedule.
+    "plan_changes": {
+        "models", "exceptions", "entitlement", "stripe_objects", "stripe_client",
+        "account_state", "sync", "plans", "presenters",
+    },
     "services": {
         "models", "exceptions", "entitlement", "djstripe_sync", "stripe_objects",
-        "stripe_client", "account_state", "sync", "throttling", "presenters",
+        "stripe_client", "account_state", "sync", "throttling", "presenters", "plans",
+        "promotions", "plan_changes",
     },
-    "views": {"serializers", "selectors", "services", "throttling"},
+    "views": {"serializers", "selectors", "services", "throttling", "plan_changes"},
     "webhooks": {"models", "events", "inbox", "tasks"},
     "admin": {"models", "inbox", "notifications", "tasks"},
     "urls": {"views", "webhooks"},
-    "management.commands.create_stripe_data": {"exceptions", "stripe_client", "services"},
+    "management.commands.create_stripe_data": {"exceptions", "stripe_client", "plans"},
     "management.commands.sync_subscriptions": {"sync"},
 }
 # fmt: on

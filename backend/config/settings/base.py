@@ -272,8 +272,16 @@ STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 # Empty = the real https://api.stripe.com. Dev/test point it at the offline stand-in.
 STRIPE_API_HOST_OVERRIDE = env.str("STRIPE_API_HOST", default="")
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+# Premium's two prices (billing/plans.py): found by lookup key (made by `manage.py
+# create_stripe_data`), unless a fixed price id is set.
 STRIPE_PRICE_ID = env.str("STRIPE_PRICE_ID", default="")
 STRIPE_PRICE_LOOKUP_KEY = env.str("STRIPE_PRICE_LOOKUP_KEY", default="opensecdata_premium_monthly")
+STRIPE_YEARLY_PRICE_ID = env.str("STRIPE_YEARLY_PRICE_ID", default="")
+STRIPE_YEARLY_PRICE_LOOKUP_KEY = env.str(
+    "STRIPE_YEARLY_PRICE_LOOKUP_KEY", default="opensecdata_premium_yearly"
+)
+# Days of free trial for a first subscription; 0 = no trials.
+BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=7)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 PAST_DUE_GRACE = timedelta(days=env.int("PAST_DUE_GRACE_DAYS", default=3))

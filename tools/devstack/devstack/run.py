@@ -3,10 +3,11 @@
     cd backend && python -m devstack.run       (with the project's .venv; `make run`)
 
 Starts, in order: the offline Stripe stand-in (unless ``STRIPE_SECRET_KEY`` is set),
-migrations, the Premium price, the demo 13F data, the dev mail server (unless ``EMAIL_HOST``
-is set; its Maildir ``<var dir>/mailbox`` is shown at ``/_dev/mailbox/``), a Celery worker
-and beat, and Django on ``http://127.0.0.1:$PORT``. Real services take over when their
-keys/URLs are in the environment or ``.env``. Ctrl-C (or SIGTERM) stops everything this started.
+migrations, the Premium prices and the demo promotion code WELCOME50, the demo 13F data, the
+dev mail server (unless ``EMAIL_HOST`` is set; its Maildir ``<var dir>/mailbox`` is shown at
+``/_dev/mailbox/``), a Celery worker and beat, and Django on ``http://127.0.0.1:$PORT``. Real
+services take over when their keys/URLs are in the environment or ``.env``. Ctrl-C (or SIGTERM)
+stops everything this started.
 
 Options for scripts (browser tests), all optional; without them nothing changes:
 
@@ -94,7 +95,14 @@ def main(argv: list[str] | None = None) -> int:
 
         manage(environ, "migrate", "--noinput", "-v", "0")
         manage(environ, "createcachetable")
-        manage(environ, "create_stripe_data")
+        # The demo promotion code WELCOME50 too (a test key or the stand-in; the command
+        # refuses it with a live key, which is left without it).
+        demo = (
+            []
+            if environ.get("STRIPE_SECRET_KEY", "").startswith("sk_live_")
+            else ["--demo-promotion-code"]
+        )
+        manage(environ, "create_stripe_data", *demo)
         with contextlib.suppress(subprocess.CalledProcessError):
             manage(environ, "load_13f", "--demo")
 

@@ -19,9 +19,9 @@ loadable only with ``OPENSEC_STACK_E2E=1``, plain http on loopback; docs/deploy.
 
 E-mails go to the dev mail server (devstack.mailserver, plain SMTP on loopback; the Maildir is
 shown at ``/_dev/mailbox/``). Start-up runs collectstatic, migrate, createcachetable,
-create_stripe_data and load_13f --demo, then prints the URL and, with ``--ready-file``, writes
-a JSON file (see ``ready_info``) once every part answers. Ctrl-C or SIGTERM stops everything
-it started, in order; the logs stay in ``--log-dir`` (default var/stack/).
+create_stripe_data --demo-promotion-code and load_13f --demo, then prints the URL and, with
+``--ready-file``, writes a JSON file (see ``ready_info``) once every part answers. Ctrl-C or
+SIGTERM stops everything it started, in order; the logs stay in ``--log-dir`` (default var/stack/).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             manage(quiet, "collectstatic", "--noinput", "-v", "0")
             manage(quiet, "migrate", "--noinput", "-v", "0")
             manage(quiet, "createcachetable")
-            manage(quiet, "create_stripe_data")
+            manage(quiet, "create_stripe_data", "--demo-promotion-code")  # the stand-in only
             manage(quiet, "load_13f", "--demo")
 
             mail = stack.supervisor.start(
