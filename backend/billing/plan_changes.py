@@ -42,6 +42,7 @@ from .models import BillingAccount
 from .presenters import invoice_intent, invoice_object
 from .stripe_objects import field, iso, object_id
 from .sync import account_sync
+from .throttling import decline_record
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +241,45 @@ def schedule_release(subscription: Any) -> bool:
     return True
 
 
+def schedule_payment_method_set(subscription: Any, *, payment_method_id: str) -> bool:
+    """Make ``payment_method_id`` the card of the subscription's running schedule
+    (``default_settings``), if it has one: a phase that starts puts the schedule's card on the
+    subscription, so a card changed after the change was scheduled would otherwise give way to
+    the old one at the renewal. True if a schedule was updated."""
+    schedule = field(subscription, "schedule")
+    schedule_id = object_id(schedule)
+    if not schedule_id:
+        return False
+    if isinstance(schedule, str):
+        schedule = stripe_client.subscription_schedule_retrieve(schedule_id)
+    if field(schedule, "status") not in entitlement.SCHEDULE_RUNNING:
+        return False
+    stripe_client.subscription_schedule_set_default_payment_method(
+        schedule_id, payment_method_id=payment_method_id
+    )
+    return True
+
+
+def _schedule_release_quietly(schedule_id: str) -> None:
+    """Release a schedule this request made and could not finish (best effort: the failure
+    that stopped it is the answer; a schedule left behind is released by cancel-change/)."""
+    try:
+        stripe_client.subscription_schedule_release(schedule_id)
+    except stripe.StripeError as exc:
+        logger.warning("Unfinished schedule %s left running: %s", schedule_id, exc)
+
+
+def _schedule_released(schedule_id: str) -> bool:
+    """Whether Stripe's schedule ``schedule_id`` has been released (an unknown id: no)."""
+    try:
+        schedule = stripe_client.subscription_schedule_retrieve(schedule_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing" or exc.http_status == 404:
+            return False
+        raise
+    return field(schedule, "status") == "released"
+
+
 def _pending_discard(subscription: Any) -> None:
     """An earlier upgrade left pending (its 3-D Secure never finished): void its open invoice,
     which discards the pending update, so that the new change starts clean."""
@@ -268,9 +308,36 @@ def _change_key(change: Change, proration_date: int) -> str:
     )
 
 
-def _upgrade(account: BillingAccount, change: Change, proration_date: int) -> dict[str, Any]:
+def _period_start(subscription: Any) -> int | None:
+    """Start of the current period (item-level in the current API, else the subscription's)."""
+    items = field(field(subscription, "items"), "data") or []
+    starts = [field(item, "current_period_start") for item in items]
+    known = [int(start) for start in starts if start is not None]
+    if known:
+        return max(known)
+    start = field(subscription, "current_period_start")
+    return int(start) if start is not None else None
+
+
+def _sync_after_decline(account: BillingAccount) -> None:
+    """Store what Stripe has after a refused upgrade. Best effort: the decline is the answer
+    (a 402, not a 502 because Stripe hiccupped afterwards); the next sync or webhook catches up."""
+    try:
+        account_sync(account)
+    except stripe.StripeError as exc:
+        logger.warning("No sync after a declined upgrade: %s", exc)
+
+
+def _upgrade(
+    account: BillingAccount, change: Change, proration_date: int, *, previewed: bool
+) -> dict[str, Any]:
     """Switch now and charge the prorated difference (see the module docstring)."""
     subscription_id = str(field(change.subscription, "id"))
+    start = _period_start(change.subscription)
+    if previewed and start is not None and proration_date < start:
+        # The subscription renewed after the preview: its credit was for a period that is
+        # over, so what the preview showed is no longer what the change would charge.
+        raise PreviewExpired()
     key = _change_key(change, proration_date)
     schedule_release(change.subscription)  # a schedule would take the price back at its phase end
     _pending_discard(change.subscription)
@@ -284,9 +351,13 @@ def _upgrade(account: BillingAccount, change: Change, proration_date: int) -> di
         )
     except stripe.CardError as exc:
         # A Stripe that refuses at once instead of holding the change pending: make sure
-        # nothing is left open either way.
-        _pending_discard(stripe_client.subscription_retrieve(subscription_id))
-        account_sync(account)
+        # nothing is left open either way (best effort: the next change discards it too).
+        try:
+            _pending_discard(stripe_client.subscription_retrieve(subscription_id))
+        except stripe.StripeError as cleanup_exc:
+            logger.warning("Declined upgrade of %s not cleaned up: %s", subscription_id,
+                           cleanup_exc)  # fmt: skip
+        _sync_after_decline(account)
         raise PaymentFailed(detail=exc.user_message or PaymentFailed.default_detail) from exc
     invoice_id = object_id(field(updated, "latest_invoice"))
     invoice = (
@@ -302,7 +373,7 @@ def _upgrade(account: BillingAccount, change: Change, proration_date: int) -> di
             error = field(intent, "last_payment_error") if intent is not None else None
             if invoice is not None and field(invoice, "status") == "open":
                 stripe_client.invoice_void(str(invoice_id))
-            account_sync(account)
+            _sync_after_decline(account)
             raise PaymentFailed(detail=str(field(error, "message") or PaymentFailed.default_detail))
     account_apply_subscription(account, updated)
     return {
@@ -324,33 +395,78 @@ def _schedule_make(account: BillingAccount, subscription_id: str) -> Any:
     return schedule
 
 
-def _downgrade(account: BillingAccount, change: Change) -> dict[str, Any]:
-    """Schedule the change for the end of the paid period (see the module docstring)."""
-    subscription_id = str(field(change.subscription, "id"))
-    schedule = _schedule_running(change.subscription)
-    if schedule is None:
-        schedule = _schedule_make(account, subscription_id)
+def phase_discounts(schedule: Any) -> list[dict[str, str]]:
+    """The discounts of the schedule's current phase as phase parameters (an existing discount
+    reused by its id, so a ``repeating`` one keeps its end; else its promotion code or coupon).
+
+    Setting phases replaces everything in them: a phase without ``discounts`` drops the
+    subscription's discount (a ``forever`` or ``repeating`` promotion code) when it starts."""
+    start = field(field(schedule, "current_phase"), "start_date")
+    for phase in field(schedule, "phases") or []:
+        if start is None or field(phase, "start_date") != start:
+            continue
+        carried = []
+        for discount in field(phase, "discounts") or []:
+            for name in ("discount", "promotion_code", "coupon"):
+                value = object_id(field(discount, name))
+                if value:
+                    carried.append({name: value})
+                    break
+        return carried
+    return []
+
+
+def downgrade_phases(schedule: Any, *, current_price: str, price: plans.PriceInfo) -> list[Any]:
+    """The two phases of a change at the period end: the current price until the current
+    phase ends, then ``price`` (one interval; then the schedule releases the subscription),
+    both with the current phase's discounts. NotChangeable if the schedule has no current
+    phase with dates."""
     current = field(schedule, "current_phase") or {}
     start = field(current, "start_date")
     end = field(current, "end_date")
     if not start or not end:
         raise NotChangeable()
+    discounts = phase_discounts(schedule)
+    # Only when there are some: an empty list is the same as none at Stripe.
+    carried: dict[str, Any] = {"discounts": discounts} if discounts else {}
+    return [
+        {
+            "items": [{"price": current_price, "quantity": 1}],
+            "start_date": start,
+            "end_date": end,
+            **carried,
+        },
+        {
+            "items": [{"price": price.id, "quantity": 1}],
+            "duration": {"interval": price.interval, "interval_count": 1},
+            **carried,
+        },
+    ]
+
+
+def _downgrade(account: BillingAccount, change: Change) -> dict[str, Any]:
+    """Schedule the change for the end of the paid period (see the module docstring)."""
+    subscription_id = str(field(change.subscription, "id"))
+    schedule = _schedule_running(change.subscription)
+    made = schedule is None
+    if schedule is None:
+        schedule = _schedule_make(account, subscription_id)
+    schedule_id = str(field(schedule, "id"))
     current_price = entitlement.subscription_price_id(change.subscription)
-    stripe_client.subscription_schedule_set_phases(
-        str(field(schedule, "id")),
-        phases=[
-            {
-                "items": [{"price": current_price, "quantity": 1}],
-                "start_date": start,
-                "end_date": end,
-            },
-            {
-                "items": [{"price": change.price.id, "quantity": 1}],
-                "duration": {"interval": change.price.interval, "interval_count": 1},
-            },
-        ],
-        idempotency_key=f"{field(schedule, 'id')}-phases-{current_price}-{change.price.id}-{end}",
-    )
+    try:
+        phases = downgrade_phases(schedule, current_price=current_price, price=change.price)
+        end = phases[0]["end_date"]
+        stripe_client.subscription_schedule_set_phases(
+            schedule_id,
+            phases=phases,
+            idempotency_key=f"{schedule_id}-phases-{current_price}-{change.price.id}-{end}",
+        )
+    except (stripe.StripeError, BillingError):
+        # A schedule made here and left with its one phase would change nothing yet hold the
+        # subscription (cancel-change/ would have no change to undo): let it go again.
+        if made:
+            _schedule_release_quietly(schedule_id)
+        raise
     account_apply_subscription(account, stripe_client.subscription_retrieve(subscription_id))
     return {"subscription": entitlement.status_object(account), "invoice": None}
 
@@ -374,22 +490,33 @@ def subscription_change(
         change = _change_check(account, chosen)
         if change.timing == PERIOD_END:
             return _downgrade(account, change)
-        return _upgrade(account, change, when)
+        return _upgrade(account, change, when, previewed=proration_date is not None)
 
-    return account_work(user, work)
+    try:
+        return account_work(user, work)
+    except PaymentFailed:
+        decline_record()  # the card-testing brake counts declines site-wide, upgrades too
+        raise
 
 
 def subscription_change_cancel(*, user: User) -> dict[str, Any]:
-    """Undo the scheduled change: release the caller's schedule; the status object, with
-    ``scheduled_change: null``. 409 ``no_scheduled_change`` when there is none."""
+    """Undo the scheduled change: release the caller's running schedule (whatever it holds);
+    the status object, with ``scheduled_change: null``. A retry after a lost answer (the
+    schedule the row knew is released already) gets the same answer; 409
+    ``no_scheduled_change`` when there is no schedule."""
 
     def work(account: BillingAccount) -> dict[str, Any]:
         if not account.subscription_id:
             raise NoScheduledChange()
+        stored_schedule_id = account.schedule_id  # before the re-read below forgets it
         subscription = stripe_client.subscription_retrieve(account.subscription_id)
         account_apply_subscription(account, subscription)
-        scheduled = entitlement.scheduled_change(subscription)
-        if scheduled is None or not scheduled.price_id or not schedule_release(subscription):
+        # Any running schedule of the subscription goes, with a change in it or not (one left
+        # with a single phase by a change that failed half-way changes nothing but holds it).
+        if not schedule_release(subscription):
+            if stored_schedule_id and _schedule_released(stored_schedule_id):
+                # A retry after a lost answer: the schedule this row knew is already released.
+                return entitlement.status_object(account)
             raise NoScheduledChange()
         account_apply_subscription(
             account, stripe_client.subscription_retrieve(account.subscription_id)

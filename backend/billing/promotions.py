@@ -218,6 +218,41 @@ def promotion_code_check(
     )
 
 
+def discount_refused(exc: stripe.InvalidRequestError) -> bool:
+    """Whether Stripe's 400 is about the discount (its ``param`` names ``discounts[...]``, the
+    promotion code or the coupon): the code, not the request, is what Stripe refused."""
+    return str(exc.param or "").startswith(("discounts", "promotion_code", "coupon"))
+
+
+def promotion_refused(
+    *,
+    code: str,
+    product_id: str,
+    currency: str,
+    unit_amount: int,
+    customer_id: str | None,
+    bought_before: bool,
+) -> InvalidPromotionCode:
+    """The 400 for a code Stripe refused after :func:`promotion_code_check` let it through
+    (used up, expired or deactivated in between, or a rule of Stripe's own): the check's
+    sentence if it now finds the reason, else "This code cannot be used for this purchase."
+    A Stripe failure while asking again is logged: the refusal is the answer either way."""
+    try:
+        promotion_code_check(
+            code=code,
+            product_id=product_id,
+            currency=currency,
+            unit_amount=unit_amount,
+            customer_id=customer_id,
+            bought_before=bought_before,
+        )
+    except InvalidPromotionCode as exc:
+        return exc
+    except stripe.StripeError as exc:
+        logger.warning("No second check of a refused promotion code: %s", exc)
+    return _invalid(NOT_APPLICABLE)
+
+
 def promotion_first_invoice(
     *, customer_id: str, price_id: str, unit_amount: int, promotion_code_id: str
 ) -> FirstInvoice:
@@ -232,7 +267,7 @@ def promotion_first_invoice(
             customer_id=customer_id, price_id=price_id, promotion_code_id=promotion_code_id
         )
     except stripe.InvalidRequestError as exc:
-        if str(exc.param or "").startswith(("discounts", "promotion_code", "coupon")):
+        if discount_refused(exc):
             # Stripe's own words may name ids: the customer gets our sentence, the log Stripe's.
             logger.info("Stripe refused promotion code %s in a preview: %s",
                         promotion_code_id, exc.user_message)  # fmt: skip

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import stripe
@@ -261,8 +261,9 @@ def subscription_create(
     good card is active in this answer, a card needing 3-D Secure comes back ``incomplete``
     with a client secret, a failing card ends in 402 with nothing left open.
 
-    ``offer``: a promotion code (checked first: 400 ``invalid_promotion_code``; the
-    subscription gets it as its discount) or the free trial (409 ``trial_not_available`` for
+    ``offer``: a promotion code (checked first: 400 ``invalid_promotion_code``, also when
+    Stripe refuses it at the create after all; the subscription gets it as its discount) or
+    the free trial (409 ``trial_not_available`` for
     someone who had a subscription; the subscription starts ``trialing`` and the answer's
     ``client_secret`` is its pending SetupIntent's, for the card).
     """
@@ -384,6 +385,23 @@ def _purchase(
             trial_period_days=trial_days,
             promotion_code_id=promotion.promotion_code_id if promotion else None,
         )
+    except stripe.InvalidRequestError as exc:
+        if promotion is None or not promotions.discount_refused(exc):
+            raise
+        # Stripe refused the code our check let through (used up in between, or a rule of
+        # Stripe's own). Nothing was created, and the attempt is answered: the next purchase
+        # gets a new key, so it is not Stripe replaying this refusal for 24 hours.
+        logger.info("Stripe refused promotion code %s at the purchase: %s",
+                    promotion.promotion_code_id, exc.user_message)  # fmt: skip
+        _attempt_answered(account, fingerprint, now)
+        raise promotions.promotion_refused(
+            code=offer.promotion_code,
+            product_id=price.product_id,
+            currency=price.currency,
+            unit_amount=price.unit_amount,
+            customer_id=customer_id,
+            bought_before=account.had_subscription,
+        ) from exc
     except stripe.IdempotencyError:
         if after_unanswered:
             raise
@@ -395,9 +413,7 @@ def _purchase(
             account, user, payment_method_id, fingerprint, price, offer=offer,
             after_unanswered=True,
         )  # fmt: skip
-    account.last_purchase_fingerprint = fingerprint
-    account.last_purchase_at = now
-    account.save(update_fields=["last_purchase_fingerprint", "last_purchase_at", "updated_at"])
+    _attempt_answered(account, fingerprint, now)
 
     if payment_method_id and subscription["status"] == "incomplete":
         message = _charge_failure(subscription)
@@ -408,6 +424,14 @@ def _purchase(
 
     account_apply_subscription(account, subscription)
     return _answer(account, subscription, created=True)
+
+
+def _attempt_answered(account: BillingAccount, fingerprint: str, now: datetime) -> None:
+    """Record that Stripe answered a purchase attempt: its request, for the repeat window, and
+    its time, which moves :func:`_subscription_key` on to a new key."""
+    account.last_purchase_fingerprint = fingerprint
+    account.last_purchase_at = now
+    account.save(update_fields=["last_purchase_fingerprint", "last_purchase_at", "updated_at"])
 
 
 def _account_catch_up(account: BillingAccount, customer_id: str) -> None:
@@ -696,8 +720,9 @@ def payment_method_set(*, user: User, payment_method_id: str) -> dict[str, Any]:
     paid with the new card first: a refused card is 402, the old card stays the default and
     the refused one is detached again if this call attached it, nothing half-changed. Then
     the card becomes the default of the customer (``invoice_settings.default_payment_method``)
-    and of the live subscription, and the account is synced, so this answer (``subscription``)
-    is already premium/active after a paid invoice.
+    and of the live subscription (and of its running schedule, a plan change scheduled, whose
+    next phase would otherwise put the old card back), and the account is synced, so this
+    answer (``subscription``) is already premium/active after a paid invoice.
     ``invoice`` is that invoice (with ``client_secret`` if it waits for 3-D Secure), else None.
     """
 
@@ -705,9 +730,12 @@ def payment_method_set(*, user: User, payment_method_id: str) -> dict[str, Any]:
         customer_id = _customer_ensure(account, user)
         method, attached = _own_payment_method(customer_id, payment_method_id)
         subscription_id = _live_subscription_id(account)
+        subscription = (
+            stripe_client.subscription_retrieve(subscription_id) if subscription_id else None
+        )
         charged = None
-        if subscription_id:
-            latest = field(stripe_client.subscription_retrieve(subscription_id), "latest_invoice")
+        if subscription is not None:
+            latest = field(subscription, "latest_invoice")
             if latest is not None and not isinstance(latest, str) and latest["status"] == "open":
                 try:
                     charged = _invoice_charge(account, latest, method["id"])
@@ -723,6 +751,8 @@ def payment_method_set(*, user: User, payment_method_id: str) -> dict[str, Any]:
             stripe_client.subscription_set_default_payment_method(
                 subscription_id, payment_method_id=method["id"]
             )
+            # A scheduled plan change: its next phase would put the old card back.
+            plan_changes.schedule_payment_method_set(subscription, payment_method_id=method["id"])
         account_sync(account)
         return {
             "payment_method": card_object(method),

@@ -478,6 +478,19 @@ def subscription_schedule_set_phases(
     )
 
 
+def subscription_schedule_set_default_payment_method(
+    schedule_id: str, *, payment_method_id: str
+) -> stripe.SubscriptionSchedule:
+    """The card the schedule's phases charge (``default_settings``): a phase that starts puts
+    it on the subscription, so a card changed since the schedule was made must go here too.
+    Setting a default is naturally idempotent; stripe-python adds keys to its own retries."""
+    _count("subscription_schedules.update")
+    return client().v1.subscription_schedules.update(
+        schedule_id,
+        params={"default_settings": {"default_payment_method": payment_method_id}},
+    )
+
+
 def subscription_schedule_release(schedule_id: str) -> stripe.SubscriptionSchedule:
     """Release the schedule: the subscription stays as it is now, with no change to come.
     Releasing twice is an error at Stripe; the caller reads the schedule's status first."""

@@ -63,7 +63,7 @@ LAYERS: dict[str, set[str]] = {
     # Changing plans (monthly <-> yearly): previews, the prorated upgrade, the schedule.
     "plan_changes": {
         "models", "exceptions", "entitlement", "stripe_objects", "stripe_client",
-        "account_state", "sync", "plans", "presenters",
+        "account_state", "sync", "plans", "presenters", "throttling",
     },
     "services": {
         "models", "exceptions", "entitlement", "djstripe_sync", "stripe_objects",

@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from billing import events, plans, stripe_client
+from billing import events, plan_changes, plans, stripe_client, throttling
 from billing.models import BillingAccount, WebhookEvent
 from billing.stripe_objects import object_id
 from billing.tests.support import account_of, process, store, unique_user
@@ -179,9 +179,11 @@ def test_a_declined_upgrade_changes_nothing_and_leaves_nothing_open(stripe_ready
         == 200
     )
     before = {inv.id for inv in invoices_at_stripe(stripe_ready, sub.customer)}
+    declines = throttling.declines_recent()
     declined = client.post(CHANGE, {"price": YEARLY_KEY}, format="json")
     assert declined.status_code == 402, declined.content
     assert declined.json()["code"] == "card_declined"
+    assert throttling.declines_recent() == declines + 1  # the card-testing brake counts it
     assert "declined" in declined.json()["detail"]
     fresh = stand_in(stripe_ready).v1.subscriptions.retrieve(sub.id)
     assert fresh["items"].data[0].price.id == monthly().id
@@ -524,3 +526,186 @@ def test_the_schema_describes_the_plan_endpoints(guest, db):
     preview = components["PlanChangePreview"]["properties"]
     assert set(preview) == {"price", "timing", "effective_at", "amount_due", "currency",
                             "proration_date", "lines"}  # fmt: skip
+
+
+# --- What the review found (issue 15) ----------------------------------------------------------
+
+
+def test_a_preview_from_before_a_renewal_is_expired(stripe_ready, make_user):
+    """The subscription renewed between the preview and the confirmation: the preview's
+    credit was for a period that is over, so the change is refused before Stripe is asked."""
+    _user, client, sub = subscriber(stripe_ready, make_user)
+    shown = client.post(PREVIEW, {"price": YEARLY_KEY}, format="json").json()
+    stripe_ready.renew(sub.id)  # the stand-in's clock: the next month starts
+    before = {inv.id for inv in invoices_at_stripe(stripe_ready, sub.customer)}
+    stripe_ready.clear_requests_log()
+    late = client.post(
+        CHANGE, {"price": YEARLY_KEY, "proration_date": shown["proration_date"]}, format="json"
+    )
+    assert (late.status_code, late.json()["code"]) == (400, "preview_expired"), late.content
+    assert price_of(stripe_ready, sub.id) == monthly().id
+    assert {inv.id for inv in invoices_at_stripe(stripe_ready, sub.customer)} == before
+    writes = [e for e in stripe_ready.requests_log() if e["method"] == "POST"]
+    assert writes == []  # Stripe was only read
+
+
+def test_a_declined_upgrade_stays_a_402_when_stripe_fails_right_after(
+    stripe_ready, make_user, monkeypatch
+):
+    """The re-read after a refused upgrade fails (Stripe answers 500): the answer is still
+    the decline (402), not a 502. The fault is set off right after the app voids the refused
+    invoice, so that it hits that re-read and nothing before it."""
+    _user, client, sub = subscriber(stripe_ready, make_user)
+    assert (
+        client.post(
+            CARD, {"payment_method_id": "pm_card_chargeCustomerFail"}, format="json"
+        ).status_code
+        == 200
+    )
+    real_void = stripe_client.invoice_void
+    voided: list[str] = []
+
+    def void_then_stripe_fails(invoice_id: str) -> Any:
+        voided.append(invoice_id)
+        result = real_void(invoice_id)
+        stripe_ready.inject_fault("/v1/subscriptions", method="GET", status=500)
+        return result
+
+    monkeypatch.setattr(stripe_client, "invoice_void", void_then_stripe_fails)
+    stripe_ready.clear_requests_log()
+    declined = client.post(CHANGE, {"price": YEARLY_KEY}, format="json")
+    assert voided
+    failed = [e for e in stripe_ready.requests_log() if e["status"] == 500]
+    assert [(e["method"], e["path"]) for e in failed] == [("GET", "/v1/subscriptions")]
+    assert (declined.status_code, declined.json()["code"]) == (402, "card_declined"), (
+        declined.content
+    )
+    fresh = stand_in(stripe_ready).v1.subscriptions.retrieve(sub.id)
+    assert fresh["items"].data[0].price.id == monthly().id and fresh.pending_update is None
+    assert client.post(SYNC).json()["interval"] == "month"
+
+
+def test_a_schedule_left_half_made_is_released(stripe_ready, make_user):
+    """Stripe fails between making the schedule and giving it its two phases: the new
+    schedule is released again (it would hold the subscription and change nothing), the
+    answer is Stripe's failure, and the change can be made again."""
+    _user, client, sub = subscriber(stripe_ready, make_user, price=YEARLY_KEY)
+    # The next POST under /v1/subscription_schedules/ (the phases) fails; the create is
+    # /v1/subscription_schedules itself and goes through.
+    stripe_ready.inject_fault("/v1/subscription_schedules/", status=500)
+    failed = client.post(CHANGE, {"price": MONTHLY_KEY}, format="json")
+    assert (failed.status_code, failed.json()["code"]) == (502, "stripe_error"), failed.content
+    fresh = stand_in(stripe_ready).v1.subscriptions.retrieve(sub.id)
+    assert fresh.schedule is None
+    [made] = (
+        stand_in(stripe_ready).v1.subscription_schedules.list(params={"subscription": sub.id}).data
+    )
+    assert made.status == "released"
+    assert client.post(SYNC).json()["scheduled_change"] is None
+
+    again = client.post(CHANGE, {"price": MONTHLY_KEY}, format="json")
+    assert again.status_code == 200, again.content
+    assert again.json()["subscription"]["scheduled_change"]["interval"] == "month"
+
+
+def test_cancel_change_releases_a_schedule_that_changes_nothing(stripe_ready, make_user):
+    """A schedule of the caller's subscription with no price change in it (one phase: made
+    in the dashboard, or left by an older half-made change) is released by cancel-change/."""
+    _user, client, sub = subscriber(stripe_ready, make_user, price=YEARLY_KEY)
+    schedule = stand_in(stripe_ready).v1.subscription_schedules.create(
+        params={"from_subscription": sub.id}
+    )
+    assert client.post(SYNC).json()["scheduled_change"] is None  # nothing to show
+    undone = client.post(CANCEL_CHANGE)
+    assert undone.status_code == 200, undone.content
+    assert undone.json()["scheduled_change"] is None
+    assert stand_in(stripe_ready).v1.subscription_schedules.retrieve(schedule.id).status == (
+        "released"
+    )
+    assert stand_in(stripe_ready).v1.subscriptions.retrieve(sub.id).schedule is None
+    again = client.post(CANCEL_CHANGE)
+    assert (again.status_code, again.json()["code"]) == (409, "no_scheduled_change")
+
+
+def test_cancel_change_after_a_lost_answer_is_answered_again(stripe_ready, make_user):
+    """Stripe released the schedule but its answer never arrived (the connection dropped):
+    the retry finds the schedule it knew released and answers 200, not 409."""
+    _user, client, sub = subscriber(stripe_ready, make_user, price=YEARLY_KEY)
+    assert client.post(CHANGE, {"price": MONTHLY_KEY}, format="json").status_code == 200
+    stripe_ready.inject_fault("/v1/subscription_schedules/", action="drop")
+    lost = client.post(CANCEL_CHANGE)
+    assert (lost.status_code, lost.json()["code"]) == (503, "stripe_unavailable"), lost.content
+    assert stand_in(stripe_ready).v1.subscriptions.retrieve(sub.id).schedule is None
+    retried = client.post(CANCEL_CHANGE)
+    assert retried.status_code == 200, retried.content
+    assert retried.json()["scheduled_change"] is None
+    assert retried.json()["interval"] == "year"
+
+
+def test_a_new_card_goes_to_the_scheduled_change_too(stripe_ready, make_user):
+    """A card changed while a downgrade is scheduled becomes the schedule's card as well
+    (``default_settings.default_payment_method``): the monthly phase puts the schedule's card
+    on the subscription. The stand-in accepts ``default_settings`` on a schedule update but
+    does not keep it, so this checks that the update was made and accepted, not its effect."""
+    _user, client, sub = subscriber(stripe_ready, make_user, price=YEARLY_KEY)
+    changed = client.post(CHANGE, {"price": MONTHLY_KEY}, format="json")
+    assert changed.status_code == 200, changed.content
+    schedule_id = stand_in(stripe_ready).v1.subscriptions.retrieve(sub.id).schedule
+    stripe_ready.clear_requests_log()
+    card = client.post(CARD, {"payment_method_id": "pm_card_mastercard"}, format="json")
+    assert card.status_code == 200, card.content
+    updates = [
+        (e["method"], e["path"], e["status"])
+        for e in stripe_ready.requests_log()
+        if e["path"].startswith("/v1/subscription_schedules")
+    ]
+    assert updates == [("POST", f"/v1/subscription_schedules/{schedule_id}", 200)]
+    assert card.json()["subscription"]["scheduled_change"]["interval"] == "month"
+
+    # Without a schedule no schedule is touched.
+    _other, other_client, _ = subscriber(stripe_ready, make_user, price=YEARLY_KEY)
+    stripe_ready.clear_requests_log()
+    other_card = other_client.post(CARD, {"payment_method_id": "pm_card_visa"}, format="json")
+    assert other_card.status_code == 200, other_card.content
+    assert not [
+        e for e in stripe_ready.requests_log() if e["path"].startswith("/v1/subscription_schedules")
+    ]
+
+
+def test_the_phases_of_a_downgrade_keep_the_subscriptions_discount():
+    """Setting phases replaces everything in them: the current phase's discounts are carried
+    into both phases (reusing an existing discount by id), so a forever or repeating code
+    survives the change. A plain test of the parameters: the stand-in's schedules have no
+    phase discounts (it refuses ``phases[][discounts]`` and shows ``discounts: []``), so the
+    HTTP journeys above cover the case without one."""
+    price = plans.PriceInfo(
+        id="price_month", lookup_key=MONTHLY_KEY, unit_amount=2000, currency="usd",
+        interval="month", product_id="prod_x", product_name="Premium",
+    )  # fmt: skip
+    schedule = {
+        "id": "sub_sched_1",
+        "current_phase": {"start_date": 100, "end_date": 200},
+        "phases": [
+            {"start_date": 0, "end_date": 100, "discounts": [{"coupon": "old"}]},
+            {
+                "start_date": 100,
+                "end_date": 200,
+                "discounts": [
+                    {"coupon": "co_1", "discount": "di_1", "promotion_code": "promo_1"},
+                    {"coupon": "co_2", "discount": None, "promotion_code": None},
+                ],
+            },
+        ],
+    }
+    phases = plan_changes.downgrade_phases(schedule, current_price="price_year", price=price)
+    carried = [{"discount": "di_1"}, {"coupon": "co_2"}]
+    assert phases == [
+        {"items": [{"price": "price_year", "quantity": 1}], "start_date": 100, "end_date": 200,
+         "discounts": carried},
+        {"items": [{"price": "price_month", "quantity": 1}],
+         "duration": {"interval": "month", "interval_count": 1}, "discounts": carried},
+    ]  # fmt: skip
+    # No discount: no ``discounts`` at all (what the stand-in and Stripe take alike).
+    schedule["phases"][1]["discounts"] = []
+    plain = plan_changes.downgrade_phases(schedule, current_price="price_year", price=price)
+    assert all("discounts" not in phase for phase in plain)

@@ -323,3 +323,53 @@ def test_the_description_says_what_the_coupon_takes_off_and_for_how_long(
         duration_in_months=terms.get("duration_in_months"),
     )
     assert promotion.description(interval=interval) == described
+
+
+def test_a_code_stripe_refuses_at_the_purchase_is_a_400_and_the_next_purchase_is_new(
+    stripe_ready, make_user, monkeypatch
+):
+    """The code is used up between the server's check and Stripe's create (another customer
+    took its last redemption): Stripe refuses the discount (400, ``param:
+    discounts[0][promotion_code]``). The buyer gets our 400 with a sentence, not a 502, and
+    the attempt counts as answered, so a purchase without the code right after gets a new
+    idempotency key instead of Stripe replaying the refusal for 24 hours.
+
+    No Stripe call is mocked: the check is wrapped only to run the other customer's purchase
+    at that exact moment (a race no request order can produce), and it runs at the stand-in.
+    """
+    code = make_code(stripe_ready, max_redemptions=1)
+    user, client = signed_in(make_user)
+    assert client.post(PROMOTION, {"code": code}, format="json").status_code == 200
+    real_check = promotions.promotion_code_check
+    raced: list[str] = []
+
+    def check_then_lose_the_race(**kwargs: Any) -> promotions.Promotion:
+        promotion = real_check(**kwargs)
+        if not raced:  # another customer redeems the last use, at Stripe, right now
+            dashboard = stand_in(stripe_ready)
+            other = dashboard.v1.customers.create(params={"email": "other@example.com"})
+            dashboard.v1.subscriptions.create(
+                params={"customer": other.id, "items": [{"price": services.price_get().id}],
+                        "discounts": [{"promotion_code": promotion.promotion_code_id}],
+                        "payment_behavior": "default_incomplete"}
+            )  # fmt: skip
+            raced.append(other.id)
+        return promotion
+
+    monkeypatch.setattr(promotions, "promotion_code_check", check_then_lose_the_race)
+    answer = client.post(
+        CREATE, {"payment_method_id": "pm_card_visa", "promotion_code": code}, format="json"
+    )
+    assert raced
+    refused(answer, "This code has been used up.")  # the second look finds the reason
+    account = BillingAccount.objects.get(user=user)
+    assert account.subscription_id == "" and account.last_purchase_at is not None
+    customer = account.stripe_customer_id
+    made = stand_in(stripe_ready).v1.subscriptions.list(params={"customer": customer}).data
+    assert made == []  # Stripe created nothing
+
+    bought = client.post(CREATE, {"payment_method_id": "pm_card_visa"}, format="json")
+    assert bought.status_code == 201, bought.content
+    assert bought.json()["premium"] is True
+    [invoice] = client.get(INVOICES).json()["results"]
+    assert (invoice["status"], invoice["amount_paid"]) == ("paid", 2000)
