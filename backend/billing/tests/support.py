@@ -332,3 +332,27 @@ class Worker:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+# --- Promotion codes (made in the Stripe stand-in as in the dashboard) ---------------------
+
+
+def our_product() -> str:
+    return services.price_get().product_id
+
+
+def make_code(fake: Any, *, coupon: dict | None = None, **code_params: Any) -> str:
+    """A coupon (50 % off once, for Premium, unless ``coupon`` says otherwise) and a promotion
+    code for it, as made in Stripe's dashboard; returns the code (unique per call)."""
+    client = stand_in(fake)
+    terms = coupon or {
+        "percent_off": 50,
+        "duration": "once",
+        "applies_to": {"products": [our_product()]},
+    }
+    made = client.v1.coupons.create(params={"name": "test coupon", **terms})
+    code = "TEST" + secrets.token_hex(4).upper()
+    client.v1.promotion_codes.create(
+        params={"promotion": {"type": "coupon", "coupon": made.id}, "code": code, **code_params}
+    )
+    return code

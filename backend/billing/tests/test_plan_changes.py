@@ -24,7 +24,14 @@ from rest_framework.test import APIClient
 from billing import events, plan_changes, plans, stripe_client, throttling
 from billing.models import BillingAccount, WebhookEvent
 from billing.stripe_objects import object_id
-from billing.tests.support import account_of, process, store, unique_user
+from billing.tests.support import (
+    account_of,
+    make_code,
+    our_product,
+    process,
+    store,
+    unique_user,
+)
 from fakestripe.testing import stripe_client as stand_in
 
 CREATE = "/api/stripe/create-subscription/"
@@ -645,8 +652,7 @@ def test_cancel_change_after_a_lost_answer_is_answered_again(stripe_ready, make_
 def test_a_new_card_goes_to_the_scheduled_change_too(stripe_ready, make_user):
     """A card changed while a downgrade is scheduled becomes the schedule's card as well
     (``default_settings.default_payment_method``): the monthly phase puts the schedule's card
-    on the subscription. The stand-in accepts ``default_settings`` on a schedule update but
-    does not keep it, so this checks that the update was made and accepted, not its effect."""
+    on the subscription, and the first monthly invoice is charged to it."""
     _user, client, sub = subscriber(stripe_ready, make_user, price=YEARLY_KEY)
     changed = client.post(CHANGE, {"price": MONTHLY_KEY}, format="json")
     assert changed.status_code == 200, changed.content
@@ -661,6 +667,16 @@ def test_a_new_card_goes_to_the_scheduled_change_too(stripe_ready, make_user):
     ]
     assert updates == [("POST", f"/v1/subscription_schedules/{schedule_id}", 200)]
     assert card.json()["subscription"]["scheduled_change"]["interval"] == "month"
+    new_card = card.json()["payment_method"]["id"]
+    # The year ends: the monthly phase starts and its first invoice is charged to the new card.
+    stripe_ready.renew(sub.id)
+    renewed = stand_in(stripe_ready).v1.subscriptions.retrieve(sub.id)
+    assert renewed.default_payment_method == new_card
+    invoice = stand_in(stripe_ready).v1.invoices.retrieve(
+        renewed.latest_invoice, {"expand": ["payments.data.payment.payment_intent"]}
+    )
+    assert (invoice.status, invoice.amount_paid) == ("paid", 2000)
+    assert invoice.payments.data[0].payment.payment_intent.payment_method == new_card
 
     # Without a schedule no schedule is touched.
     _other, other_client, _ = subscriber(stripe_ready, make_user, price=YEARLY_KEY)
@@ -672,12 +688,41 @@ def test_a_new_card_goes_to_the_scheduled_change_too(stripe_ready, make_user):
     ]
 
 
+def test_a_forever_code_survives_the_change_to_monthly(stripe_ready, make_user):
+    """Setting a schedule's phases replaces everything in them (a phase without ``discounts``
+    drops the subscription's discount, at Stripe and in the stand-in): the discount of the
+    current phase is carried into both, so the first monthly invoice is still half price."""
+    code = make_code(
+        stripe_ready,
+        coupon={
+            "percent_off": 50,
+            "duration": "forever",
+            "applies_to": {"products": [our_product()]},
+        },
+    )
+    user = unique_user(make_user)
+    client = signed_in(user)
+    bought = client.post(
+        CREATE,
+        {"payment_method_id": "pm_card_visa", "price": YEARLY_KEY, "promotion_code": code},
+        format="json",
+    )
+    assert bought.status_code == 201, bought.content
+    sub_id = bought.json()["subscription_id"]
+    assert len(stand_in(stripe_ready).v1.subscriptions.retrieve(sub_id).discounts) == 1
+    changed = client.post(CHANGE, {"price": MONTHLY_KEY}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert len(stand_in(stripe_ready).v1.subscriptions.retrieve(sub_id).discounts) == 1
+    stripe_ready.renew(sub_id)
+    renewed = client.post(SYNC).json()
+    assert renewed["interval"] == "month"
+    latest = client.get(INVOICES).json()["results"][0]
+    assert (latest["status"], latest["amount_paid"]) == ("paid", 1000)
+
+
 def test_the_phases_of_a_downgrade_keep_the_subscriptions_discount():
-    """Setting phases replaces everything in them: the current phase's discounts are carried
-    into both phases (reusing an existing discount by id), so a forever or repeating code
-    survives the change. A plain test of the parameters: the stand-in's schedules have no
-    phase discounts (it refuses ``phases[][discounts]`` and shows ``discounts: []``), so the
-    HTTP journeys above cover the case without one."""
+    """The parameters of the two phases: the current phase's discounts carried into both
+    (an existing discount reused by id, so a ``repeating`` one keeps its end date)."""
     price = plans.PriceInfo(
         id="price_month", lookup_key=MONTHLY_KEY, unit_amount=2000, currency="usd",
         interval="month", product_id="prod_x", product_name="Premium",

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from billing import promotions, services, stripe_client
 from billing.models import BillingAccount
-from billing.tests.support import unique_user
+from billing.tests.support import make_code, unique_user
 from fakestripe.testing import premium_price
 from fakestripe.testing import stripe_client as stand_in
 
@@ -43,27 +43,6 @@ def signed_in(make_user: Any) -> tuple[Any, APIClient]:
     client = APIClient()
     client.force_login(user)
     return user, client
-
-
-def our_product() -> str:
-    return services.price_get().product_id
-
-
-def make_code(fake: Any, *, coupon: dict | None = None, **code_params: Any) -> str:
-    """A coupon (50 % off once, for Premium, unless ``coupon`` says otherwise) and a promotion
-    code for it, as made in Stripe's dashboard; returns the code (unique per call)."""
-    client = stand_in(fake)
-    terms = coupon or {
-        "percent_off": 50,
-        "duration": "once",
-        "applies_to": {"products": [our_product()]},
-    }
-    made = client.v1.coupons.create(params={"name": "test coupon", **terms})
-    code = "TEST" + secrets.token_hex(4).upper()
-    client.v1.promotion_codes.create(
-        params={"promotion": {"type": "coupon", "coupon": made.id}, "code": code, **code_params}
-    )
-    return code
 
 
 def refused(answer: Any, sentence: str) -> None:

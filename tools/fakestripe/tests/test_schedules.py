@@ -279,3 +279,129 @@ def test_refusals(client, plans):
         assert refused.value.http_status in (400, 404) and refused.value.user_message
     unchanged = client.v1.subscription_schedules.retrieve(schedule.id)
     assert unchanged.to_dict() == schedule.to_dict()
+
+
+# -- phase discounts and the schedule's default card -------------------------------------------
+
+
+def discounted(client, plans):
+    """A yearly subscription with a `forever` 50 % coupon."""
+    coupon = client.v1.coupons.create(params={"percent_off": 50, "duration": "forever"})
+    cus = client.v1.customers.create(params={"email": f"d{uuid.uuid4().hex[:10]}@example.com"})
+    pm = client.v1.payment_methods.attach("pm_card_visa", {"customer": cus.id})
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": cus.id,
+            "items": [{"price": plans["yearly"].id}],
+            "default_payment_method": pm.id,
+            "discounts": [{"coupon": coupon.id}],
+        }
+    )
+    assert sub.status == "active" and len(sub.discounts) == 1
+    return sub
+
+
+def downgrade(client, plans, sub, *, keep_discount):
+    schedule = client.v1.subscription_schedules.create(params={"from_subscription": sub.id})
+    phase = schedule.phases[0]
+    assert [d.discount for d in phase.discounts] == list(sub.discounts)  # carried over
+    carried = {"discounts": [{"discount": d.discount} for d in phase.discounts]}
+    return client.v1.subscription_schedules.update(
+        schedule.id,
+        {
+            "end_behavior": "release",
+            "phases": [
+                {
+                    "items": [{"price": plans["yearly"].id}],
+                    "start_date": phase.start_date,
+                    "end_date": phase.end_date,
+                    **(carried if keep_discount else {}),
+                },
+                {
+                    "items": [{"price": plans["monthly"].id}],
+                    "duration": {"interval": "month", "interval_count": 1},
+                    **(carried if keep_discount else {}),
+                },
+            ],
+        },
+    )
+
+
+def test_phases_that_keep_the_discount_bill_the_monthly_renewal_discounted(fake, client, plans):
+    sub = discounted(client, plans)
+    schedule = downgrade(client, plans, sub, keep_discount=True)
+    assert [len(p.discounts) for p in schedule.phases] == [1, 1]
+    fake.renew(sub.id)
+    renewed = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
+    assert renewed["items"].data[0].price.id == plans["monthly"].id
+    assert renewed.discounts == sub.discounts
+    assert renewed.latest_invoice.amount_paid == MONTHLY // 2
+
+
+def test_phases_without_discounts_drop_the_subscriptions_discount_as_stripe_does(
+    fake, client, plans
+):
+    sub = discounted(client, plans)
+    downgrade(client, plans, sub, keep_discount=False)
+    assert client.v1.subscriptions.retrieve(sub.id).discounts == []  # the first phase holds now
+    fake.renew(sub.id)
+    renewed = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
+    assert renewed.latest_invoice.amount_paid == MONTHLY
+
+
+def test_a_phase_takes_only_the_subscriptions_own_discounts(client, plans):
+    sub = discounted(client, plans)
+    schedule = client.v1.subscription_schedules.create(params={"from_subscription": sub.id})
+    phase = schedule.phases[0]
+    for discounts, param in (
+        ([{"coupon": "whatever"}], "phases[0][discounts][0]"),
+        ([{"discount": "di_not_this_one"}], "phases[0][discounts][0][discount]"),
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            client.v1.subscription_schedules.update(
+                schedule.id,
+                {
+                    "phases": [
+                        {
+                            "items": [{"price": plans["yearly"].id}],
+                            "start_date": phase.start_date,
+                            "end_date": phase.end_date,
+                            "discounts": discounts,
+                        }
+                    ]
+                },
+            )
+        assert refused.value.param == param
+    assert len(client.v1.subscriptions.retrieve(sub.id).discounts) == 1  # nothing changed
+
+
+def test_the_schedules_default_card_pays_from_the_next_phase(fake, client, plans):
+    sub = subscribe(client, plans["yearly"])
+    schedule = yearly_then_monthly(client, plans, sub)
+    new_card = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": sub.customer})
+    updated = client.v1.subscription_schedules.update(
+        schedule.id, {"default_settings": {"default_payment_method": new_card.id}}
+    )
+    assert updated.default_settings.default_payment_method == new_card.id
+    assert client.v1.subscriptions.retrieve(sub.id).default_payment_method == (
+        sub.default_payment_method
+    )  # not before the phase starts
+    fake.renew(sub.id)
+    renewed = client.v1.subscriptions.retrieve(sub.id)
+    assert renewed.default_payment_method == new_card.id
+    invoice = client.v1.invoices.retrieve(
+        renewed.latest_invoice, {"expand": ["payments.data.payment.payment_intent"]}
+    )
+    assert invoice.status == "paid"
+    assert invoice.payments.data[0].payment.payment_intent.payment_method == new_card.id
+
+
+def test_a_default_card_of_another_customer_is_refused(client, plans):
+    sub = subscribe(client, plans["yearly"])
+    schedule = yearly_then_monthly(client, plans, sub)
+    other = subscribe(client, plans["monthly"])
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.subscription_schedules.update(
+            schedule.id,
+            {"default_settings": {"default_payment_method": other.default_payment_method}},
+        )

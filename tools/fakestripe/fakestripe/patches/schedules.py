@@ -35,10 +35,20 @@ Reproduces [localstripe has no schedules]:
   the subscription schedule `sub_sched_...`, and updating any cancelation behavior directly is
   not allowed. Please update the schedule instead.", in ``subscriptions.py``).
 
+* Phase ``discounts``: a schedule made from a subscription carries the subscription's discounts
+  in its first phase (``[{"discount": "di_...", ...}]``). Setting phases replaces them, as at
+  Stripe: a phase without ``discounts`` has none, so the subscription loses its discount when
+  that phase is current (at once for the first phase, at the renewal for a later one).
+  Offline a phase can only keep discounts of the subscription (``discounts[][discount]``);
+  coupons and promotion codes in phases are refused with a sentence.
+* ``default_settings[default_payment_method]`` (a card of the customer): when the next phase
+  starts the subscription's ``default_payment_method`` becomes it, and the renewal charges it.
+
 Not reproduced: schedules that create their subscription (``customer`` + ``phases`` +
-``start_date``; refused with a sentence), more than one item per phase, phase-level discounts,
-trials, ``add_invoice_items``, ``default_settings`` beyond echoing defaults, ``billing_mode``
-``flexible``, test clocks (time moves with the renewal helper only).
+``start_date``; refused with a sentence), more than one item per phase, coupons and promotion
+codes in phases, trials, ``add_invoice_items``, ``default_settings`` other than
+``default_payment_method`` (echoed as defaults), ``billing_mode`` ``flexible``, test clocks
+(time moves with the renewal helper only).
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ from typing import Any
 from localstripe import resources as R
 
 from ..errors import invalid_request
+from . import cards, coupons
 from . import subscriptions as subs
 from .events import emit
 from .export import unknown_parameter
@@ -67,6 +78,7 @@ PHASE_PARAMS = (
     "description",
     "default_payment_method",
     "collection_method",
+    "discounts",
 )
 DURATION_INTERVALS = ("day", "week", "month", "year")
 
@@ -136,7 +148,16 @@ class SubscriptionSchedule(R.StripeObject):
         self.released_at = None
         self.released_subscription = None
         self._status = "active"
-        self._phases = [_phase(item.plan, period["start"], period["end"], "create_prorations")]
+        self._default_pm = None
+        self._phases = [
+            _phase(
+                item.plan,
+                period["start"],
+                period["end"],
+                "create_prorations",
+                discounts=[d.id for d in coupons.sub_discounts(sub)],
+            )
+        ]
         self._index = 0
         emit("subscription_schedule.created", self)
         with subs.changes(sub):
@@ -158,8 +179,11 @@ class SubscriptionSchedule(R.StripeObject):
         return {"end_date": phase["end_date"], "start_date": phase["start_date"]}
 
 
-def _phase(plan, start: int, end: int, proration_behavior: str, metadata=None) -> dict:
+def _phase(
+    plan, start: int, end: int, proration_behavior: str, metadata=None, discounts=None
+) -> dict:
     return {
+        "discounts": list(discounts or []),
         "plan": plan.id,
         "start_date": start,
         "end_date": end,
@@ -174,6 +198,10 @@ def _phase_export(phase: dict) -> dict:
     out.update(
         {
             "currency": phase["currency"],
+            "discounts": [
+                {"coupon": None, "discount": discount, "promotion_code": None}
+                for discount in phase.get("discounts", [])
+            ],
             "end_date": phase["end_date"],
             "items": [
                 {
@@ -205,7 +233,7 @@ def _schedule_shape(self, obj):
         "billing_cycle_anchor": "automatic",
         "billing_thresholds": None,
         "collection_method": "charge_automatically",
-        "default_payment_method": None,
+        "default_payment_method": getattr(self, "_default_pm", None),
         "description": None,
         "invoice_settings": {
             "account_tax_ids": None,
@@ -294,9 +322,37 @@ def _phase_end(phase: dict, plan, start: int, param: str) -> int:
     return end
 
 
+def _phase_discounts(phase: dict, kept: set[str], param: str) -> list[str]:
+    """The discount ids of a phase: only the subscription's own (``discounts[][discount]``)."""
+    discounts = phase.get("discounts")
+    if discounts in (None, ""):
+        return []
+    if not isinstance(discounts, list):
+        raise invalid_request("Invalid array", param=f"{param}[discounts]")
+    ids = []
+    for i, entry in enumerate(discounts):
+        where = f"{param}[discounts][{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"discount"}:
+            raise invalid_request(
+                "Offline a phase can only keep discounts of the subscription "
+                "(discounts[][discount]); coupons and promotion codes in phases are not "
+                "reproduced.",
+                param=where,
+            )
+        if entry["discount"] not in kept:
+            raise invalid_request(
+                f"No such discount on this subscription: '{entry['discount']}'",
+                param=f"{where}[discount]",
+            )
+        ids.append(entry["discount"])
+    return ids
+
+
 def _parse_phases(schedule, phases) -> list[dict]:
     if not isinstance(phases, list) or not phases:
         raise invalid_request("Invalid array", param="phases")
+    sub = R.Subscription._api_retrieve(schedule.subscription)
+    kept = {d.id for d in coupons.sub_discounts(sub)}
     current = schedule._phases[schedule._index] if schedule._index < len(schedule._phases) else None
     out: list[dict] = []
     for i, phase in enumerate(phases):
@@ -341,8 +397,34 @@ def _parse_phases(schedule, phases) -> list[dict]:
         if metadata is not None and not isinstance(metadata, dict):
             raise invalid_request("Invalid object", param=f"{param}[metadata]")
         end = _phase_end(phase, plan, start, param)
-        out.append(_phase(plan, start, end, behavior, metadata))
+        discounts = _phase_discounts(phase, kept, param)
+        out.append(_phase(plan, start, end, behavior, metadata, discounts))
     return out
+
+
+def _parse_default_settings(schedule, default_settings):
+    """``default_settings``: its ``default_payment_method`` (a card of the customer, or "" to
+    clear) is kept; the other settings are accepted and not reproduced."""
+    if default_settings is None:
+        return None
+    if not isinstance(default_settings, dict):
+        raise invalid_request("Invalid object", param="default_settings")
+    if "default_payment_method" not in default_settings:
+        return None
+    pm_id = default_settings["default_payment_method"]
+    if not pm_id:
+        return ""
+    return cards.customer_payment_method(
+        schedule.customer, pm_id, "default_settings[default_payment_method]"
+    ).id
+
+
+def _phase_discounts_apply(sub, discount_ids: list[str]) -> None:
+    """The subscription keeps only the discounts its current phase lists."""
+    wanted = set(discount_ids)
+    current = coupons.sub_discounts(sub)
+    if any(d.id not in wanted for d in current):
+        sub._fs_discount_objs = [d for d in current if d.id in wanted]
 
 
 def api_update(
@@ -369,6 +451,7 @@ def api_update(
     if metadata is not None and not isinstance(metadata, dict) and metadata != "":
         raise invalid_request("Invalid object", param="metadata")
     new_phases = _parse_phases(schedule, phases) if phases is not None else None
+    default_pm = _parse_default_settings(schedule, default_settings)
     sub = R.Subscription._api_retrieve(schedule.subscription)
     change = None
     if new_phases is not None:
@@ -385,6 +468,8 @@ def api_update(
             schedule._index = 0
         if end_behavior is not None:
             schedule.end_behavior = end_behavior
+        if default_pm is not None:
+            schedule._default_pm = default_pm or None
         if isinstance(metadata, dict):
             for key, value in metadata.items():
                 if value == "":
@@ -396,6 +481,9 @@ def api_update(
     if change is not None:
         with subs.changes(sub):
             plan_change.apply_change(change, "allow_incomplete")
+    if new_phases is not None:  # the current phase's discounts hold now
+        with subs.changes(sub):
+            _phase_discounts_apply(sub, new_phases[0]["discounts"])
     return schedule
 
 
@@ -484,8 +572,11 @@ def on_period_end(sub) -> bool:
     if schedule._index + 1 < len(schedule._phases):
         with _updated(schedule):
             schedule._index += 1
-        plan = R.Plan._api_retrieve(schedule._phases[schedule._index]["plan"])
-        sub.items._list[0].plan = plan
+        phase = schedule._phases[schedule._index]
+        sub.items._list[0].plan = R.Plan._api_retrieve(phase["plan"])
+        _phase_discounts_apply(sub, phase["discounts"])
+        if getattr(schedule, "_default_pm", None):
+            sub.default_payment_method = schedule._default_pm
         return False
     if schedule.end_behavior == "cancel":
         schedule._status = "completed"
