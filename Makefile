@@ -76,25 +76,12 @@ test: venv apt lint ## Everything CI runs: lint, backend on SQLite and PostgreSQ
 	@echo "+ all runners together:"
 	@$(BIN)/python scripts/summarize.py $(RESULTS)
 
-# The two runs go side by side: much of a run is waiting (workers, the stand-ins, Chromium), so
-# together they take little more than the longer one. Each has its own VAR_DIR (database file,
-# broker, mailbox), Redis and ports; each one's output is shown when both are done.
-BACKEND_LOGS := var/test-logs
-
-test-backend: venv apt ## The backend suite on SQLite and on PostgreSQL side by side (each with a real Redis)
-	@mkdir -p $(RESULTS) $(BACKEND_LOGS) var/test-sqlite var/test-postgres
-	@echo "+ backend tests on SQLite and on PostgreSQL (each with Redis), side by side"
-	@cd backend && { \
-	  VAR_DIR=$(CURDIR)/var/test-sqlite $(BIN)/python -m devstack.services --redis -- \
-	    $(PYTEST) --create-db --junitxml=../$(RESULTS)/sqlite.xml $(PYTEST_ARGS) \
-	    > ../$(BACKEND_LOGS)/sqlite.log 2>&1 & sqlite=$$!; \
-	  VAR_DIR=$(CURDIR)/var/test-postgres $(BIN)/python -m devstack.services --redis --postgres -- \
-	    $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS) \
-	    > ../$(BACKEND_LOGS)/postgres.log 2>&1 & postgres=$$!; \
-	  wait $$sqlite; sqlite_rc=$$?; wait $$postgres; postgres_rc=$$?; \
-	  echo "+ backend tests on SQLite:"; cat ../$(BACKEND_LOGS)/sqlite.log; \
-	  echo "+ backend tests on PostgreSQL:"; cat ../$(BACKEND_LOGS)/postgres.log; \
-	  test $$sqlite_rc -eq 0 && test $$postgres_rc -eq 0; }
+test-backend: venv apt ## The backend suite on SQLite, then on PostgreSQL (each with a real Redis)
+	@mkdir -p $(RESULTS)
+	@echo "+ backend tests on SQLite (with Redis)"
+	cd backend && $(BIN)/python -m devstack.services --redis -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/sqlite.xml $(PYTEST_ARGS)
+	@echo "+ backend tests on PostgreSQL (with Redis)"
+	cd backend && $(BIN)/python -m devstack.services --redis --postgres -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS)
 
 test-tools: venv apt ## The tools' own tests: the Stripe and EDGAR stand-ins, the runners (NGINX rendering)
 	@mkdir -p $(RESULTS)
