@@ -80,3 +80,21 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def premium_prices(client, prefix: str, amounts: dict[str, tuple[int, str]]) -> dict:
+    """Prices of one new product, by name: ``{"monthly": (2000, "month"), ...}`` (USD, unique
+    lookup keys starting with ``prefix``)."""
+    product = client.v1.products.create(params={"name": "Premium"})
+    return {
+        name: client.v1.prices.create(
+            params={
+                "product": product.id,
+                "unit_amount": amount,
+                "currency": "usd",
+                "recurring": {"interval": interval},
+                "lookup_key": f"{prefix}_{name}_{uuid.uuid4().hex}",
+            }
+        )
+        for name, (amount, interval) in amounts.items()
+    }

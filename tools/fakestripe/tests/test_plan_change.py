@@ -13,7 +13,7 @@ import pytest
 import stripe
 
 from fakestripe.launcher import FakeStripeError
-from fakestripe.testing import WebhookReceiver
+from fakestripe.testing import WebhookReceiver, premium_prices
 
 SECRET = "whsec_plan_change"
 MONTHLY, YEARLY = 2000, 20000
@@ -31,24 +31,15 @@ def hooks(fake):
 @pytest.fixture(scope="module")
 def plans(client):
     """Premium's monthly and yearly prices (and a second monthly one)."""
-    product = client.v1.products.create(params={"name": "Premium"})
-
-    def price(amount, interval):
-        return client.v1.prices.create(
-            params={
-                "product": product.id,
-                "unit_amount": amount,
-                "currency": "usd",
-                "recurring": {"interval": interval},
-                "lookup_key": f"plan_change_{interval}_{uuid.uuid4().hex}",
-            }
-        )
-
-    return {
-        "monthly": price(MONTHLY, "month"),
-        "yearly": price(YEARLY, "year"),
-        "monthly_plus": price(3000, "month"),
-    }
+    return premium_prices(
+        client,
+        "plan_change",
+        {
+            "monthly": (MONTHLY, "month"),
+            "yearly": (YEARLY, "year"),
+            "monthly_plus": (3000, "month"),
+        },
+    )
 
 
 def subscribe(fake, client, price, card="pm_card_visa"):

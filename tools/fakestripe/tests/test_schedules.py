@@ -10,7 +10,7 @@ import uuid
 import pytest
 import stripe
 
-from fakestripe.testing import WebhookReceiver
+from fakestripe.testing import WebhookReceiver, premium_prices
 
 SECRET = "whsec_schedules"
 MONTHLY, YEARLY = 2000, 20000
@@ -28,20 +28,9 @@ def hooks(fake):
 
 @pytest.fixture(scope="module")
 def plans(client):
-    product = client.v1.products.create(params={"name": "Premium"})
-
-    def price(amount, interval):
-        return client.v1.prices.create(
-            params={
-                "product": product.id,
-                "unit_amount": amount,
-                "currency": "usd",
-                "recurring": {"interval": interval},
-                "lookup_key": f"schedules_{interval}_{uuid.uuid4().hex}",
-            }
-        )
-
-    return {"monthly": price(MONTHLY, "month"), "yearly": price(YEARLY, "year")}
+    return premium_prices(
+        client, "schedules", {"monthly": (MONTHLY, "month"), "yearly": (YEARLY, "year")}
+    )
 
 
 def subscribe(client, price):
