@@ -82,7 +82,8 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -91,7 +92,8 @@ from urllib.parse import quote
 
 import stripe
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -550,8 +552,26 @@ def _sender_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def email_deliver(email: BillingEmail) -> None:
-    """Hand a claimed mail to the SMTP relay (``EMAIL_*`` settings); raises what SMTP raised.
+@contextmanager
+def mail_connection() -> Iterator[BaseEmailBackend]:
+    """The mail backend's connection for one delivery, closed (SMTP's QUIT) when the block
+    ends: the sender records ``sent`` inside the block, right after the relay's "250", so the
+    window in which a dying worker leaves a delivered mail unrecorded (it is then sent again,
+    see the module docstring) is that one database write, not also QUIT's round trip. A
+    failure to close after the relay took the mail is logged and changes nothing."""
+    connection = get_connection(fail_silently=False)
+    try:
+        yield connection
+    finally:
+        try:
+            connection.close()
+        except SEND_ERRORS as error:
+            logger.info("Mail connection not closed cleanly: %s", _describe(error))
+
+
+def email_deliver(email: BillingEmail, *, connection: BaseEmailBackend) -> None:
+    """Hand a claimed mail to the SMTP relay (``EMAIL_*`` settings) over ``connection`` (from
+    :func:`mail_connection`, left open); raises what SMTP raised.
 
     The Message-ID is derived from the event and kind, so that even a mail sent twice by
     hand (the admin's Retry after an interrupted send) is one message to the receiving side.
@@ -572,7 +592,9 @@ def email_deliver(email: BillingEmail) -> None:
         },
     )
     message.attach_alternative(html, "text/html")
-    message.send(fail_silently=False)
+    # Opened here, so send_messages leaves it open (it closes only what it opened itself).
+    connection.open()
+    connection.send_messages([message])
 
 
 def email_error_permanent(error: BaseException) -> bool:

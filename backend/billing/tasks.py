@@ -396,36 +396,38 @@ def send_billing_email(self, email_id: int, delivered: bool = False) -> str:
     email = notifications.email_claim(email_id, holder=holder)
     if email is None:
         return "skipped"
-    try:
-        notifications.email_deliver(email)
-    except notifications.SEND_ERRORS as exc:
-        out_of_attempts = email.attempts >= settings.BILLING_EMAIL_MAX_ATTEMPTS
-        if out_of_attempts or notifications.email_error_permanent(exc):
+    # QUIT comes after ``sent`` is stored (notifications.mail_connection).
+    with notifications.mail_connection() as connection:
+        try:
+            notifications.email_deliver(email, connection=connection)
+        except notifications.SEND_ERRORS as exc:
+            out_of_attempts = email.attempts >= settings.BILLING_EMAIL_MAX_ATTEMPTS
+            if out_of_attempts or notifications.email_error_permanent(exc):
+                notifications.email_failed(email, exc)
+                return "failed"
+            countdown = notifications.email_backoff(attempts=email.attempts)
+            notifications.email_release(email, exc, retry_in=countdown)
+            if countdown > RETRY_BACKOFF_MAX:
+                # A longer wait must not sit in the broker past its visibility timeout (it would
+                # be delivered twice): the row keeps the due time and the sweep enqueues it then.
+                return "pending"
+            # If the retry cannot be published, Celery drops this message: the row is pending
+            # and the sweep enqueues it once it is overdue.
+            raise self.retry(countdown=countdown) from exc
+        except Exception as exc:
+            # Not SMTP (a template or a bug): another attempt would fail the same way.
+            logger.exception("Billing e-mail %s (%s) could not be sent", email.pk, email.kind)
             notifications.email_failed(email, exc)
             return "failed"
-        countdown = notifications.email_backoff(attempts=email.attempts)
-        notifications.email_release(email, exc, retry_in=countdown)
-        if countdown > RETRY_BACKOFF_MAX:
-            # A longer wait must not sit in the broker past its visibility timeout (it would
-            # be delivered twice): the row keeps the due time and the sweep enqueues it then.
-            return "pending"
-        # If the retry cannot be published, Celery drops this message: the row is pending
-        # and the sweep enqueues it once it is overdue.
-        raise self.retry(countdown=countdown) from exc
-    except Exception as exc:
-        # Not SMTP (a template or a bug): another attempt would fail the same way.
-        logger.exception("Billing e-mail %s (%s) could not be sent", email.pk, email.kind)
-        notifications.email_failed(email, exc)
-        return "failed"
-    try:
-        notifications.email_sent(email)
-    except DATABASE_DOWN as exc:
-        # Delivered, not recorded: the retry (same task id, its claim) records only. Left to
-        # autoretry_for, the retry would take its claim back and deliver a second time.
-        raise self.retry(
-            args=(email_id,), kwargs={"delivered": True}, exc=exc, countdown=5
-        ) from exc
-    return "sent"
+        try:
+            notifications.email_sent(email)
+        except DATABASE_DOWN as exc:
+            # Delivered, not recorded: the retry (same task id, its claim) records only. Left to
+            # autoretry_for, the retry would take its claim back and deliver a second time.
+            raise self.retry(
+                args=(email_id,), kwargs={"delivered": True}, exc=exc, countdown=5
+            ) from exc
+        return "sent"
 
 
 @shared_task(name="billing.sweep_billing_emails")

@@ -661,6 +661,56 @@ def test_a_database_down_after_the_relay_took_the_mail_records_it_without_sendin
     assert calls == [email.pk]  # the retry recorded it without a second delivery attempt
 
 
+def test_sent_is_recorded_between_the_relays_250_and_quit(user, tmp_path, monkeypatch):
+    # The window in which a killed worker leaves a delivered mail unrecorded (and so sends it
+    # again) is one database write: QUIT's round trip comes after `sent` is stored. A real
+    # SMTP server (aiosmtpd) notes DATA and QUIT; email_sent is wrapped, not replaced.
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Mailbox
+
+    order: list[str] = []
+
+    class Noting(Mailbox):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            order.append("relay took it")
+            return await super().handle_DATA(server, session, envelope)
+
+        async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+            order.append("QUIT")
+            return "221 Bye"
+
+    for sub in ("tmp", "new", "cur"):
+        (tmp_path / "box" / sub).mkdir(parents=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Controller(Noting(tmp_path / "box"), hostname="127.0.0.1", port=port)
+    server.start()
+    real_sent = notifications.email_sent
+
+    def noted_sent(mail: BillingEmail) -> None:
+        real_sent(mail)
+        order.append(f"row {BillingEmail.objects.get(pk=mail.pk).status}")
+
+    monkeypatch.setattr(notifications, "email_sent", noted_sent)
+    email = BillingEmail.objects.create(
+        event_id="evt_window", kind=Kind.RECEIPT, user=user, to=user.email, subject="s",
+        context={"amount": "$20.00"},
+    )  # fmt: skip
+    try:
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1", EMAIL_PORT=port, EMAIL_USE_TLS=False,
+            EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD="", EMAIL_TIMEOUT=5,
+        ):  # fmt: skip
+            assert tasks.send_billing_email.apply(args=[email.pk]).get() == "sent"
+    finally:
+        server.stop()
+    assert order == ["relay took it", "row sent", "QUIT"]
+
+
 def test_a_claim_records_no_task_id_when_redeliveries_could_overlap(user, settings):
     email = _held(user, task_id="delivery-1", process=holders.current_process())
     # A visibility timeout shorter than a run plus a countdown: the id proves nothing.

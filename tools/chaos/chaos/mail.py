@@ -5,7 +5,10 @@ Maildir: one file per delivery, written under ``tmp/`` and renamed into ``new/``
 move it to ``cur/``, adding ``:2,<flags>`` to its name). billing.notifications gives each mail
 the Message-ID ``<event id>.<kind>@<sender domain>``, the same for every send of that mail, so
 two files with one Message-ID are one e-mail delivered twice: a side effect done twice, which
-the run counts with the events applied twice.
+the run counts with the events applied twice, unless the scenario killed the process that held
+that mail ``sending`` (chaos.scenarios, ``killed_while_sending``): the relay may have taken it
+just before the kill, and the app sends such a mail again on purpose (at least once, never
+lost; billing.notifications). Those are counted apart, as resent.
 
 No Django here: it reads files only (the unit tests use it without a topology).
 """
@@ -49,14 +52,29 @@ class MailCount:
 
     sent: int = 0
     twice: list[str] = field(default_factory=list)
+    #: Delivered twice after a kill of the process that was sending them (by design).
+    resent: list[str] = field(default_factory=list)
 
 
-def emails_count(maildir: Path, *, before: Collection[str]) -> MailCount:
+def local_part(message_id: str) -> str:
+    """``<evt_1.receipt@example.com>`` → ``evt_1.receipt``."""
+    return message_id.strip().strip("<>").rpartition("@")[0]
+
+
+def emails_count(
+    maildir: Path, *, before: Collection[str], killed_while_sending: Collection[str] = ()
+) -> MailCount:
     """Count the messages of ``maildir`` not in ``before`` (the keys of :func:`maildir_ids` at
     the mark). A duplicate whose first copy came before the mark counts now, when the second
-    copy arrived; a message without a Message-ID counts as sent and is never a duplicate."""
+    copy arrived; a message without a Message-ID counts as sent and is never a duplicate. A
+    duplicate whose local part is in ``killed_while_sending`` is ``resent``, not ``twice``."""
     ids = maildir_ids(maildir)
     copies = Counter(message_id for message_id in ids.values() if message_id)
     new = {message_id for key, message_id in ids.items() if key not in before}
-    twice = sorted(message_id for message_id in new if message_id and copies[message_id] > 1)
-    return MailCount(sent=sum(1 for key in ids if key not in before), twice=twice)
+    again = sorted(message_id for message_id in new if message_id and copies[message_id] > 1)
+    killed = set(killed_while_sending)
+    return MailCount(
+        sent=sum(1 for key in ids if key not in before),
+        twice=[m for m in again if local_part(m) not in killed],
+        resent=[m for m in again if local_part(m) in killed],
+    )

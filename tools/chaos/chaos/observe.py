@@ -243,6 +243,25 @@ def claim_holders() -> list[int]:
     return sorted({int(token.rsplit("/", 2)[1]) for token in held})
 
 
+def emails_held(pids: Iterable[int]) -> set[str]:
+    """The billing e-mails ``sending`` under one of these processes now, each as the local
+    part of its Message-ID (``<event id>.<kind>``, billing.notifications.email_deliver)."""
+    wanted = {str(pid) for pid in pids}
+    held = database(
+        lambda: list(
+            BillingEmail.objects.filter(status=BillingEmail.Status.SENDING)
+            .exclude(claimed_process="")
+            .values_list("event_id", "kind", "claimed_process")
+        )
+    )
+    # billing.holders' format: "<scope>/<pid>/<start time>".
+    return {
+        f"{event_id}.{kind}"
+        for event_id, kind, process in held
+        if process.count("/") >= 2 and process.rsplit("/", 2)[1] in wanted
+    }
+
+
 def claimed_again(event_ids: Iterable[str]) -> int:
     """How many of these events were claimed more than once (taken back after a crash, or
     released for a retry)."""

@@ -103,6 +103,21 @@ def test_an_email_delivered_twice_is_counted_once_per_message_id_when_its_copy_a
     ]
     assert emails_count(maildir, before=set(maildir_ids(maildir))).sent == 0
     assert emails_count(tmp_path / "no-such-maildir", before=set()).sent == 0
+    # evt_3's sender was killed while it held that mail: resent by design, not done twice.
+    killed = emails_count(
+        maildir, before=mark, killed_while_sending={"evt_3.cancellation_scheduled", "evt_9.x"}
+    )
+    assert killed.twice == ["<evt_1.receipt@localhost>"]
+    assert killed.resent == ["<evt_3.cancellation_scheduled@localhost>"]
+    assert killed.sent == 6
+
+
+def test_a_resent_email_is_reported_in_the_emails_cell_and_does_not_fail_the_scenario():
+    row = good_row(emails_sent=7, emails_resent=1)
+    assert row.ok
+    assert "| **0** | 7 (1 resent) | 5/5 |" in row.markdown()
+    assert "7 (1 resent)" in row.line()
+    assert not good_row(emails_sent=7, emails_resent=1, emails_twice=1).ok
 
 
 def test_the_pool_processes_are_the_workers_children():
