@@ -8,6 +8,7 @@ stand-in (tools/fakestripe), the real social-auth backend to the dev LinkedIn pr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from rest_framework.test import APIClient
 
 from billing import stripe_client
 from billing.tests.support import redis_started, shared_redis_url
+from devstack import migrated
 from devstack.mailserver import MailServer
 from devtools.offline import DEV_OIDC_CLIENT_ID, DEV_OIDC_CLIENT_SECRET
 from devtools.tests.support import Browser
@@ -139,23 +141,78 @@ def guest() -> APIClient:
     return APIClient()
 
 
+def _test_database() -> migrated.Target:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        name = db.get("TEST", {}).get("NAME")
+        return migrated.Target(sqlite=Path(name)) if name else migrated.Target()
+    return migrated.test_target(
+        sqlite=None,
+        database_url=os.environ.get("DATABASE_URL", ""),
+        name=db.get("TEST", {}).get("NAME") or f"test_{db['NAME']}",
+    )
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
-    """pytest-django's, plus: the database-backed cache's table (the dev LinkedIn stand-in
-    keeps codes and tokens there); at the end, end the sessions that test threads and helper
-    processes left open on PostgreSQL's test database, so that it can be dropped."""
+def migrated_test_database(request: pytest.FixtureRequest) -> tuple[migrated.Target, bool]:
+    """The test database, and whether it was filled from devstack's migrated template
+    (tools/devstack/devstack/migrated.py: `migrate` on an empty database is about 80 s of CPU;
+    the template is the first one built, then copied). With ``--reuse-db`` (make test-fast)
+    pytest-django's kept database is used as it is."""
+    target = _test_database()
+    if request.config.getvalue("reuse_db") and not request.config.getvalue("create_db"):
+        return target, False
+    return target, migrated.test_database_restore(target)
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(
+    request: pytest.FixtureRequest, migrated_test_database: tuple[migrated.Target, bool]
+) -> bool:
+    """pytest-django's, and True for a database restored from the template (it is made:
+    Django then only runs `migrate`, which finds nothing or little to do)."""
+    return bool(request.config.getvalue("reuse_db")) or migrated_test_database[1]
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(
+    request: pytest.FixtureRequest, migrated_test_database: tuple[migrated.Target, bool]
+) -> bool:
+    return bool(request.config.getvalue("create_db")) and not migrated_test_database[1]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_db_setup: Any,
+    django_db_blocker: Any,
+    migrated_test_database: tuple[migrated.Target, bool],
+) -> Iterator[None]:
+    """pytest-django's, plus: a database it migrated from empty is kept as the template; the
+    database-backed cache's table (the dev LinkedIn stand-in keeps codes and tokens there); at
+    the end, end the sessions that test threads and helper processes left open on
+    PostgreSQL's test database, so that it can be dropped, and drop a restored one (kept by
+    pytest-django, as ``keepdb`` databases are)."""
+    target, restored = migrated_test_database
+    reused = request.config.getvalue("reuse_db") and not request.config.getvalue("create_db")
+    if not restored and not reused:
+        migrated.database_save(target)
     with django_db_blocker.unblock():
         call_command("createcachetable", verbosity=0)
     yield
-    from django.db import connection
+    from django.db import connection, connections
 
-    if connection.vendor != "postgresql":
-        return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    if restored:
+        connections.close_all()
+        migrated.test_database_drop(target)
 
 
 @pytest.fixture

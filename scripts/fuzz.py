@@ -35,6 +35,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from devstack import migrated
 from devstack.processes import free_port, wait_http
 from fakestripe.launcher import FakeStripe
 
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             assert fake.url is not None
             environ = product_environ(var_dir, fake.url, port)
             say(f"throw-away product in {work}: migrate, price, demo filings (about a minute)")
-            manage(environ, "migrate", "--noinput", "-v", "0")
+            migrated.migrate(environ, lambda: manage(environ, "migrate", "--noinput", "-v", "0"))
             manage(environ, "createcachetable")
             manage(environ, "create_stripe_data")
             manage(environ, "load_13f", "--demo")

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack import mailserver
+from devstack import mailserver, migrated
 from devstack.nginx import nginx_command, nginx_test, production_values, write_nginx_config
 from devstack.paths import SPA_DIR, say
 from devstack.processes import (
@@ -170,7 +170,7 @@ def topology_up(*, log_dir: Path, gunicorn_workers: int = 3) -> Iterator[Topolog
         maildir = run_dir / "var" / "mailbox"
         environ.update(mailserver.app_environ(port=mail_port, maildir=maildir))
         quiet = {**environ, "OPENSEC_STACK_QUIET": "1"}
-        manage(quiet, "migrate", "--noinput", "-v", "0")
+        migrated.migrate(quiet, lambda: manage(quiet, "migrate", "--noinput", "-v", "0"))
         manage(quiet, "createcachetable")
         manage(quiet, "create_stripe_data")
 

@@ -34,7 +34,7 @@ from pathlib import Path
 # The project's one reader of the environment: it loads .env into os.environ (the
 # environment wins), so this runner and every child see the same settings.
 from config.env import env
-from devstack import mailserver
+from devstack import mailserver, migrated
 from devstack.paths import PY, ROOT, say
 from devstack.processes import (
     Supervisor,
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say("using Stripe with the STRIPE_SECRET_KEY from the environment/.env")
 
-        manage(environ, "migrate", "--noinput", "-v", "0")
+        migrated.migrate(environ, lambda: manage(environ, "migrate", "--noinput", "-v", "0"))
         manage(environ, "createcachetable")
         # The demo promotion code WELCOME50 too (a test key or the stand-in; the command
         # refuses it with a live key, which is left without it).

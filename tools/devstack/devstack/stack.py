@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import mailserver
+from devstack import mailserver, migrated
 from devstack.nginx import (
     nginx_binary,
     nginx_command,
@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
             quiet = {**environ, "OPENSEC_STACK_QUIET": "1"}
             say("config.settings.stack: production settings + the offline stand-ins (TEST-ONLY)")
             manage(quiet, "collectstatic", "--noinput", "-v", "0")
-            manage(quiet, "migrate", "--noinput", "-v", "0")
+            migrated.migrate(quiet, lambda: manage(quiet, "migrate", "--noinput", "-v", "0"))
             manage(quiet, "createcachetable")
             manage(quiet, "create_stripe_data", "--demo-promotion-code")  # the stand-in only
             manage(quiet, "load_13f", "--demo")

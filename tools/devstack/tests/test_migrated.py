@@ -1,0 +1,132 @@
+"""devstack.migrated: a database migrated once is the template the next empty one is copied
+from, on real SQLite files and a real throw-away PostgreSQL cluster. ``run_migrate`` here
+stands in for ``manage.py migrate`` (it makes a table): what is under test is when the
+template is used, saved and left alone."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from devstack import migrated
+from devstack.processes import PostgresServer
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setattr(migrated, "CACHE", folder)
+    return folder
+
+
+def tables(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        return [name for (name,) in rows]
+    finally:
+        db.close()
+
+
+def sqlite_migrate(path: Path) -> list[str]:
+    """A stand-in for `manage.py migrate`: makes its table if missing; returns the tables it
+    found before."""
+    found = tables(path) if path.exists() else []
+    db = sqlite3.connect(path)
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS django_migrations (app TEXT, name TEXT)")
+        if not found:
+            db.execute("INSERT INTO django_migrations VALUES ('billing', '0001_initial')")
+        db.commit()
+    finally:
+        db.close()
+    return found
+
+
+def test_the_first_sqlite_build_is_saved_and_the_next_empty_one_starts_from_it(tmp_path):
+    first = tmp_path / "a" / "db.sqlite3"
+    first.parent.mkdir()
+    seen: list[list[str]] = []
+    migrated.migrate({"VAR_DIR": str(first.parent)}, lambda: seen.append(sqlite_migrate(first)))
+    assert seen == [[]]  # built from nothing
+    [template] = migrated.CACHE.iterdir()
+    assert template.suffix == ".sqlite3" and tables(template) == ["django_migrations"]
+
+    second = tmp_path / "b" / "db.sqlite3"
+    second.parent.mkdir()
+    migrated.migrate({"VAR_DIR": str(second.parent)}, lambda: seen.append(sqlite_migrate(second)))
+    assert seen[1] == ["django_migrations"]  # migrate found the template's tables
+    db = sqlite3.connect(second)
+    assert db.execute("SELECT app, name FROM django_migrations").fetchall() == [
+        ("billing", "0001_initial")
+    ]
+    db.close()
+
+
+def test_a_database_with_tables_is_neither_replaced_nor_saved(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE customers (email TEXT)")
+    db.execute("INSERT INTO customers VALUES ('someone@example.com')")
+    db.commit()
+    db.close()
+    migrated.migrate({"VAR_DIR": str(tmp_path)}, lambda: sqlite_migrate(path))
+    assert not migrated.CACHE.exists()  # someone's data never becomes a template
+    assert tables(path) == ["customers", "django_migrations"]
+
+
+def test_the_template_name_changes_with_any_migration(tmp_path, monkeypatch):
+    migration = tmp_path / "0001_initial.py"
+    migration.write_text("operations = []\n")
+    monkeypatch.setattr(migrated, "_migration_files", lambda: [migration])
+    before = migrated.digest("sqlite")
+    assert migrated.digest("sqlite") == before
+    assert migrated.digest("postgresql-15") != before
+    migration.write_text("operations = ['AddField']\n")
+    assert migrated.digest("sqlite") != before
+
+
+def test_where_the_app_keeps_its_database():
+    assert migrated.Target.of({"VAR_DIR": "/x/var"}) == migrated.Target(
+        sqlite=Path("/x/var/db.sqlite3")
+    )
+    url = "postgres://postgres@127.0.0.1:5432/opensecdata"
+    assert migrated.Target.of({"DATABASE_URL": url}) == migrated.Target(postgres=url)
+    assert migrated.Target.of({"DATABASE_URL": "mysql://db/x"}) == migrated.Target()
+
+
+def test_a_database_off_this_machine_is_never_copied(monkeypatch):
+    def no_tools(*args: object, **kwargs: object) -> str:
+        raise AssertionError("no PostgreSQL tool may run against another host")
+
+    monkeypatch.setattr(migrated, "_psql", no_tools)
+    remote = migrated.Target(postgres="postgres://app:secret@db.example.com:5432/opensecdata")
+    assert migrated.database_restore(remote) is False
+    ran: list[int] = []
+    migrated.migrate({"DATABASE_URL": remote.postgres or ""}, lambda: ran.append(1))
+    assert ran == [1] and not migrated.CACHE.exists()
+
+
+def test_postgresql_round_trip_through_pg_dump_and_pg_restore():
+    server = PostgresServer().start()
+    try:
+        url = server.url
+        migrated._psql(url, "CREATE TABLE django_migrations (app text, name text)")
+        migrated._psql(url, "INSERT INTO django_migrations VALUES ('billing', '0001_initial')")
+        migrated.database_save(migrated.Target(postgres=url))
+        [template] = migrated.CACHE.iterdir()
+        assert template.suffix == ".pgdump"
+
+        test = migrated.test_target(sqlite=None, database_url=url, name="test_opensecdata")
+        assert migrated.test_database_restore(test)
+        assert test.postgres is not None
+        rows = migrated._psql(test.postgres, "SELECT app || '.' || name FROM django_migrations")
+        assert rows == "billing.0001_initial"
+        assert migrated.test_database_restore(test)  # again: dropped and made afresh
+        migrated.test_database_drop(test)
+        left = migrated._psql(url, "SELECT count(*) FROM pg_database WHERE datname LIKE 'test%'")
+        assert left == "0"
+    finally:
+        server.close()
