@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Result, Target, closed_loop, event_ids, open_loop
+from devstack import migrated
 from devstack.paths import BACKEND, PY, SPA_DIR, say
 from devstack.processes import free_port, postgres_server, redis_server, stop, wait_for_port
 from devstack.stack import WORKER_CMD
@@ -489,9 +490,10 @@ def stack_phases(
     def run(*command: str) -> None:
         subprocess.run([PY, *command], cwd=BACKEND, env=env, check=True)
 
-    for command in (("migrate", "--noinput", "-v", "0"), ("create_stripe_data",)):
-        say("manage.py " + " ".join(command))
-        run("manage.py", *command)
+    say("manage.py migrate --noinput -v 0")
+    migrated.migrate(env, lambda: run("manage.py", "migrate", "--noinput", "-v", "0"))
+    say("manage.py create_stripe_data")
+    run("manage.py", "create_stripe_data")
     say(f"making {args.subscriptions} subscriptions in the stand-in")
     prepared_file = var / "prepared.json"
     run("-m", "bench.prepare", str(prepared_file), str(args.subscriptions))

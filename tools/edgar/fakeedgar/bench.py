@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from devstack import migrated
 from devstack.processes import free_port, postgres_server, redis_server, wait_for_port
 from fakeedgar.generate import Universe, cusip_of, quarter_write
 from fakeedgar.server import EdgarServer
@@ -324,7 +325,7 @@ def _bench(args: argparse.Namespace, work: Path) -> None:
             "postgres": _pid_by_cmdline(b"postgres", f"-p\0{urlsplit(database).port}\0".encode()),
             "redis": _pid_by_cmdline(b"redis-server", f":{urlsplit(redis).port}".encode()),
         }
-        _manage(env, "migrate", "--no-input", "-v", "0")
+        migrated.migrate(env, lambda: _manage(env, "migrate", "--no-input", "-v", "0"))
         chunk = _shell(env, "from django.conf import settings; print(settings.EDGAR_INGEST_CHUNK)")
         print(f"+ limiter at {args.rate} requests/s (the SEC's is 10), {chunk.strip()} filings "
               "per task, solo workers", flush=True)  # fmt: skip
