@@ -9,8 +9,9 @@ copy of it, then run ``migrate`` anyway (about 3 s with nothing to do; it applie
 template lacks).
 
 The template's name is a digest of everything that decides what ``migrate`` makes: every
-migration file (the project's and the installed packages'), every installed package's version
-(Django's SQL included), the engine and, for PostgreSQL, the server's major version. A change
+migration file (the project's and the installed packages'), the settings files (dj-stripe's
+migrations read some), every installed package's version (Django's SQL included), the engine
+and, for PostgreSQL, the server's major version. A change
 to any of them makes a new template; nothing is shared across those. Only a database that was
 empty before ``migrate`` is saved, so a template holds migrations' rows, never anyone's data.
 
@@ -82,7 +83,9 @@ def digest(engine: str) -> str:
         f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=site)
     ):
         h.update(dist.encode() + b"\0")
-    for path in _migration_files():
+    # The settings too: dj-stripe's migrations read some (the subscriber model, the key field).
+    settings = sorted((BACKEND / "config" / "settings").glob("*.py"))
+    for path in [*_migration_files(), *settings]:
         h.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:20]
 
