@@ -10,6 +10,8 @@ database of dj-stripe are doing. Answers (docs/api.md, "Stripe webhooks"):
   that is not a JSON Stripe event.
 * 200 for a stored event, for an event id already in the inbox (nothing enqueued again) and
   for a type the worker does not handle (stored as ``ignored``).
+* 413 ``body_too_large`` for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (NGINX answers the
+  same for one over its ``client_max_body_size``), nothing stored.
 * 503 when the inbox cannot be written, so that Stripe retries the delivery.
 
 Each delivery costs what it must and no more: one HMAC-SHA256 per configured secret until
@@ -42,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -194,7 +197,14 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         response = _error(405, "method_not_allowed", "Only POST is accepted here.")
         response["Allow"] = "POST"
         return response
-    payload = request.body
+    try:
+        payload = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        logger.warning("Stripe webhook refused (body_too_large): over %s bytes", limit)
+        # NGINX refuses a larger body before it gets here, with the same answer.
+        detail = "The request body is larger than this endpoint accepts."
+        return _error(413, "body_too_large", detail)
     try:
         verified = event_verify(payload, request.META.get("HTTP_STRIPE_SIGNATURE"))
     except Rejected as exc:

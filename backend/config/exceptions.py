@@ -2,7 +2,13 @@
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -60,6 +66,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             body["errors"] = exc.detail
         response.data = body
     return response
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's own 400s (a ``SuspiciousOperation``: a Host header not in ALLOWED_HOSTS, a
+    request body or field count over Django's limits, ...), in the API's shape."""
+    if isinstance(exception, DisallowedHost):
+        detail, code = "This site is not served under that host name.", "host_not_allowed"
+    elif isinstance(exception, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        detail, code = "The request is larger than this endpoint accepts.", "body_too_large"
+    else:
+        detail, code = "The request could not be understood.", "bad_request"
+    return JsonResponse({"detail": detail, "code": code}, status=status.HTTP_400_BAD_REQUEST)
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from config.exceptions import json_404, json_500
+from config.exceptions import json_400, json_404, json_500
 from config.schema_view import SchemaView
 
 urlpatterns = [
@@ -44,5 +44,6 @@ if settings.SERVE_SPA:
         re_path(r"^(?!api/|auth/|admin/|static/|_dev/|v1/|js\.stripe\.com/)(?P<path>.*)$", spa)
     )
 
+handler400 = json_400
 handler404 = json_404
 handler500 = json_500

@@ -1,10 +1,13 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from .ingest import ingest_status_counts
 from .models import Filer, Filing, Holding, IngestFiling, Security
+from .services import filers_latest_mark
 
 
 @admin.register(Filer)
@@ -15,10 +18,31 @@ class FilerAdmin(admin.ModelAdmin):
 
 @admin.register(Filing)
 class FilingAdmin(admin.ModelAdmin):
+    """Filings; a change or a deletion here marks the filers' latest filings again (the
+    holders of a security are those of each filer's latest filing)."""
+
     list_display = ["accession_number", "filer", "form_type", "period_of_report", "holdings_count"]
     list_filter = ["form_type", "period_of_report"]
     search_fields = ["accession_number", "filer__name"]
     raw_id_fields = ["filer"]
+
+    @transaction.atomic
+    def save_model(self, request: HttpRequest, obj: Filing, form: Any, change: bool) -> None:
+        before = form.initial.get("filer") if change else None
+        super().save_model(request, obj, form, change)
+        filers_latest_mark(filer_ids=[obj.filer_id, *([before] if before else [])])
+
+    @transaction.atomic
+    def delete_model(self, request: HttpRequest, obj: Filing) -> None:
+        filer_id = obj.filer_id
+        super().delete_model(request, obj)
+        filers_latest_mark(filer_ids=[filer_id])
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Filing]) -> None:
+        filer_ids = list(queryset.values_list("filer_id", flat=True).distinct())
+        super().delete_queryset(request, queryset)
+        filers_latest_mark(filer_ids=filer_ids)
 
 
 @admin.register(Security)

@@ -253,6 +253,13 @@ def _latest_mark(*, filer_ids: list[int]) -> None:
     Filing.objects.filter(pk__in=latest, is_latest=False).update(is_latest=True)
 
 
+def filers_latest_mark(*, filer_ids: list[int]) -> None:
+    """Mark these filers' latest filings again after filings were changed or deleted by hand
+    (the admin): the holders of a security are read from ``is_latest``."""
+    with transaction.atomic():
+        _latest_mark(filer_ids=sorted(set(filer_ids)))
+
+
 def _filers_lock(items: list[tuple[ParsedFiling, str]], todo: list[int]) -> dict[int, Filer]:
     """The batch's filers by CIK, created when new, locked for this transaction (what
     :func:`_store_amended` does per filing: one writer per filer at a time)."""

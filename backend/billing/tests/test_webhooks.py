@@ -529,7 +529,7 @@ PARITY: dict[str, tuple[Any, dict[str, Any], int]] = {
     "not an event": (_raw(b"[1]"), {}, 400),
     "not utf-8": (_raw(b"\xff\xfe", "t=1,v1=00"), {}, 400),
     "not configured": (_signed(), {"STRIPE_WEBHOOK_SECRET": ""}, 503),
-    "too big": (_signed(), {"DATA_UPLOAD_MAX_MEMORY_SIZE": 100}, 400),
+    "too big": (_signed(), {"DATA_UPLOAD_MAX_MEMORY_SIZE": 100}, 413),
     "host not allowed": (lambda: {**_signed()(), "HTTP_HOST": "evil.example"}, {}, 400),
     "https redirect": (_signed(), {"SECURE_SSL_REDIRECT": True}, 301),
     "https, HSTS": (
@@ -570,6 +570,10 @@ def test_the_short_path_answers_what_django_answers(case, woken, caplog):
     else:
         assert content == full_content
         assert not WebhookEvent.objects.exists()
+        codes = {"too big": "body_too_large", "host not allowed": "host_not_allowed"}
+        if case in codes:  # JSON with a sentence, like every other refusal (handler400)
+            answer = json.loads(content)
+            assert answer["code"] == codes[case] and answer["detail"].endswith(".")
     assert short_logs == full_logs
 
 

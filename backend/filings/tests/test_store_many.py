@@ -180,3 +180,36 @@ def test_the_migration_marks_the_latest_filing_of_each_filer(tmp_path: Path) -> 
     Filing.objects.update(is_latest=False)
     migration.mark_latest(apps, None)
     assert set(Filing.objects.filter(is_latest=True).values_list("pk", flat=True)) == marked
+
+
+def test_deleting_the_latest_filing_in_the_admin_makes_the_one_before_latest(
+    tmp_path: Path, admin_client
+) -> None:
+    from filings.selectors import holders_of
+
+    [a] = parsed_quarter(tmp_path, filers=1, holdings=2)
+    years = [dataclasses.replace(
+        a, accession_number=f"000500000{n}-21-000001",
+        period_of_report=a.period_of_report.replace(year=a.period_of_report.year + n),
+    ) for n in (1, 2)]  # fmt: skip
+    filings_load_many(filings=[(p, "") for p in (a, *years)])
+
+    def latest() -> list[str]:
+        marked = Filing.objects.filter(is_latest=True)
+        return list(marked.values_list("accession_number", flat=True))
+
+    assert latest() == [years[1].accession_number]
+    newest = Filing.objects.get(accession_number=years[1].accession_number)
+    answer = admin_client.post(f"/admin/filings/filing/{newest.pk}/delete/", {"post": "yes"})
+    assert answer.status_code == 302
+    assert latest() == [years[0].accession_number]  # one page's delete
+    security = Security.objects.get(cusip=a.rows[0].cusip)
+    assert [h.filing.accession_number for h in holders_of(security=security)] == latest()
+
+    middle = Filing.objects.get(accession_number=years[0].accession_number)
+    answer = admin_client.post(
+        "/admin/filings/filing/",
+        {"action": "delete_selected", "_selected_action": [middle.pk], "post": "yes"},
+    )
+    assert answer.status_code == 302
+    assert latest() == [a.accession_number]  # the list's bulk delete
