@@ -7,7 +7,7 @@
 #   make e2e E2E_ARGS='-g "3-D Secure"'        extra arguments for `playwright test`
 #
 # Report: var/test-results/e2e.json (numPassedTests, numFailedTests, numPendingTests); last line
-# "e2e: N passed, N failed". Screenshots: docs/screenshots/*.png.
+# "e2e: N passed, N failed, N skipped". Screenshots: docs/screenshots/*.png.
 
 E2E_BASE_URL ?=
 E2E_ARGS ?=

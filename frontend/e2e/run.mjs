@@ -10,7 +10,7 @@
 //   2. runs Playwright (e2e/playwright.config.mjs) in Debian's Chromium;
 //   3. always stops the stack it started (SIGTERM, then SIGKILL of its process group: no orphans);
 //   4. writes ../var/test-results/e2e.json ({numPassedTests, numFailedTests, numPendingTests, ...})
-//      and prints the closing line "e2e: N passed, N failed". Exit status 1 on any failure.
+//      and prints the closing line "e2e: N passed, N failed, N skipped". Exit status 1 on any failure.
 //
 // Arguments go to `playwright test` (e.g. a file name, or -g "3-D Secure").
 import { spawn } from 'node:child_process'
@@ -251,7 +251,9 @@ async function main() {
   rmSync(work, { recursive: true, force: true })
   for (const note of result.axeReportedOnly) console.log(`axe (reported, not failed): ${note}`)
   say(`report: ${report} (${Math.round(result.durationMs / 1000)} s in all)`)
-  console.log(`e2e: ${result.numPassedTests} passed, ${result.numFailedTests} failed`)
+  console.log(
+    `e2e: ${result.numPassedTests} passed, ${result.numFailedTests} failed, ${result.numPendingTests} skipped`,
+  )
   process.exit(result.success && exitCode === 0 ? 0 : 1)
 }
 
