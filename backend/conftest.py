@@ -162,6 +162,8 @@ def migrated_test_database(request: pytest.FixtureRequest) -> tuple[migrated.Tar
     the template is the first one built, then copied). With ``--reuse-db`` (make test-fast)
     pytest-django's kept database is used as it is."""
     target = _test_database()
+    if request.config.getvalue("nomigrations"):
+        return migrated.Target(), False  # tables from the models: no template either way
     if request.config.getvalue("reuse_db") and not request.config.getvalue("create_db"):
         return target, False
     return target, migrated.test_database_restore(target)
@@ -210,7 +212,7 @@ def django_db_setup(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-    if restored:
+    if restored and not request.config.getvalue("reuse_db"):  # --reuse-db keeps it
         connections.close_all()
         migrated.test_database_drop(target)
 

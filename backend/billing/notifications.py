@@ -82,8 +82,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -552,21 +551,23 @@ def _sender_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-@contextmanager
-def mail_connection() -> Iterator[BaseEmailBackend]:
-    """The mail backend's connection for one delivery, closed (SMTP's QUIT) when the block
-    ends: the sender records ``sent`` inside the block, right after the relay's "250", so the
-    window in which a dying worker leaves a delivered mail unrecorded (it is then sent again,
-    see the module docstring) is that one database write, not also QUIT's round trip. A
-    failure to close after the relay took the mail is logged and changes nothing."""
-    connection = get_connection(fail_silently=False)
+def mail_connection() -> BaseEmailBackend:
+    """The mail backend's connection for one delivery (not opened yet: :func:`email_deliver`
+    opens it). The sender records ``sent`` right after the relay's "250" and closes it after
+    that (:func:`mail_connection_close`, SMTP's QUIT), so the window in which a dying worker
+    leaves a delivered mail unrecorded (it is then sent again, see the module docstring) is
+    that one database write, not also QUIT's round trip."""
+    return get_connection(fail_silently=False)
+
+
+def mail_connection_close(connection: BaseEmailBackend | None) -> None:
+    """Close it; a failure after the relay took the mail is logged and changes nothing."""
+    if connection is None:
+        return
     try:
-        yield connection
-    finally:
-        try:
-            connection.close()
-        except SEND_ERRORS as error:
-            logger.info("Mail connection not closed cleanly: %s", _describe(error))
+        connection.close()
+    except SEND_ERRORS as error:
+        logger.info("Mail connection not closed cleanly: %s", _describe(error))
 
 
 def email_deliver(email: BillingEmail, *, connection: BaseEmailBackend) -> None:

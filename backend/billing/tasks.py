@@ -397,8 +397,11 @@ def send_billing_email(self, email_id: int, delivered: bool = False) -> str:
     if email is None:
         return "skipped"
     # QUIT comes after ``sent`` is stored (notifications.mail_connection).
-    with notifications.mail_connection() as connection:
+    connection = None
+    try:
         try:
+            # A settings error (a backend that cannot be made) is caught below like any other.
+            connection = notifications.mail_connection()
             notifications.email_deliver(email, connection=connection)
         except notifications.SEND_ERRORS as exc:
             out_of_attempts = email.attempts >= settings.BILLING_EMAIL_MAX_ATTEMPTS
@@ -428,6 +431,8 @@ def send_billing_email(self, email_id: int, delivered: bool = False) -> str:
                 args=(email_id,), kwargs={"delivered": True}, exc=exc, countdown=5
             ) from exc
         return "sent"
+    finally:
+        notifications.mail_connection_close(connection)
 
 
 @shared_task(name="billing.sweep_billing_emails")

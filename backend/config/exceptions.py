@@ -71,13 +71,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Django's own 400s (a ``SuspiciousOperation``: a Host header not in ALLOWED_HOSTS, a
     request body or field count over Django's limits, ...), in the API's shape."""
+    answer = status.HTTP_400_BAD_REQUEST
     if isinstance(exception, DisallowedHost):
         detail, code = "This site is not served under that host name.", "host_not_allowed"
-    elif isinstance(exception, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
-        detail, code = "The request is larger than this endpoint accepts.", "body_too_large"
+    elif isinstance(exception, RequestDataTooBig):  # 413 and this code, as NGINX answers it
+        detail, code = "The request body is larger than this endpoint accepts.", "body_too_large"
+        answer = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    elif isinstance(exception, (TooManyFieldsSent, TooManyFilesSent)):
+        detail = "The request has more fields or files than this endpoint accepts."
+        code = "too_many_fields"
     else:
         detail, code = "The request could not be understood.", "bad_request"
-    return JsonResponse({"detail": detail, "code": code}, status=status.HTTP_400_BAD_REQUEST)
+    return JsonResponse({"detail": detail, "code": code}, status=answer)
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -256,8 +256,11 @@ def _latest_mark(*, filer_ids: list[int]) -> None:
 def filers_latest_mark(*, filer_ids: list[int]) -> None:
     """Mark these filers' latest filings again after filings were changed or deleted by hand
     (the admin): the holders of a security are read from ``is_latest``."""
+    ids = sorted(set(filer_ids))
     with transaction.atomic():
-        _latest_mark(filer_ids=sorted(set(filer_ids)))
+        # The filers' locks, as ingestion takes them (_filers_lock): one writer per filer.
+        list(Filer.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+        _latest_mark(filer_ids=ids)
 
 
 def _filers_lock(items: list[tuple[ParsedFiling, str]], todo: list[int]) -> dict[int, Filer]:

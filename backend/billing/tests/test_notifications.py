@@ -711,6 +711,21 @@ def test_sent_is_recorded_between_the_relays_250_and_quit(user, tmp_path, monkey
     assert order == ["relay took it", "row sent", "QUIT"]
 
 
+def test_mail_settings_that_cannot_make_a_connection_fail_the_mail_with_their_reason(user):
+    email = BillingEmail.objects.create(
+        event_id="evt_settings", kind=Kind.RECEIPT, user=user, to=user.email, subject="s",
+        context={"amount": "$20.00"},
+    )  # fmt: skip
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1", EMAIL_USE_TLS=True, EMAIL_USE_SSL=True,
+    ):  # fmt: skip
+        assert tasks.send_billing_email.apply(args=[email.pk]).get() == "failed"
+    email.refresh_from_db()
+    assert email.status == Status.FAILED  # not left "sending" for the sweep to misreport
+    assert "EMAIL_USE_TLS/EMAIL_USE_SSL are mutually exclusive" in email.last_error
+
+
 def test_a_claim_records_no_task_id_when_redeliveries_could_overlap(user, settings):
     email = _held(user, task_id="delivery-1", process=holders.current_process())
     # A visibility timeout shorter than a run plus a countdown: the id proves nothing.

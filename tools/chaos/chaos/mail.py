@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import email.policy
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -62,19 +62,24 @@ def local_part(message_id: str) -> str:
 
 
 def emails_count(
-    maildir: Path, *, before: Collection[str], killed_while_sending: Collection[str] = ()
+    maildir: Path, *, before: Collection[str], killed_while_sending: Mapping[str, int] = {}
 ) -> MailCount:
     """Count the messages of ``maildir`` not in ``before`` (the keys of :func:`maildir_ids` at
     the mark). A duplicate whose first copy came before the mark counts now, when the second
     copy arrived; a message without a Message-ID counts as sent and is never a duplicate. A
-    duplicate whose local part is in ``killed_while_sending`` is ``resent``, not ``twice``."""
+    duplicate whose local part's sender was killed holding it (``killed_while_sending``: how
+    many times) is ``resent`` if it has at most one extra copy per such kill, else ``twice``."""
     ids = maildir_ids(maildir)
     copies = Counter(message_id for message_id in ids.values() if message_id)
     new = {message_id for key, message_id in ids.items() if key not in before}
     again = sorted(message_id for message_id in new if message_id and copies[message_id] > 1)
-    killed = set(killed_while_sending)
+
+    def explained(message_id: str) -> bool:
+        kills = killed_while_sending.get(local_part(message_id), 0)
+        return kills > 0 and copies[message_id] <= 1 + kills
+
     return MailCount(
         sent=sum(1 for key in ids if key not in before),
-        twice=[m for m in again if local_part(m) not in killed],
-        resent=[m for m in again if local_part(m) in killed],
+        twice=[m for m in again if not explained(m)],
+        resent=[m for m in again if explained(m)],
     )

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import stripe
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Q
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
@@ -260,6 +261,34 @@ def emails_held(pids: Iterable[int]) -> set[str]:
         for event_id, kind, process in held
         if process.count("/") >= 2 and process.rsplit("/", 2)[1] in wanted
     }
+
+
+def emails_died_with(pid: int, held_before: set[str]) -> set[str]:
+    """Right after ``pid`` was killed: the mails it died holding. Those still ``sending``
+    under it, and those it held just before the kill unless it recorded them ``sent`` itself
+    before dying (a mail it finished is never sent again, so a second copy of it is no resend
+    but a bug). Local parts, as :func:`emails_held`."""
+    died = emails_held([pid])
+    if not held_before:
+        return died
+    pairs = [local.rsplit(".", 1) for local in held_before]
+    match = Q()
+    for event_id, kind in pairs:
+        match |= Q(event_id=event_id, kind=kind)
+    rows = database(
+        lambda: list(
+            BillingEmail.objects.filter(match).values_list(
+                "event_id", "kind", "status", "claimed_process"
+            )
+        )
+    )
+    for event_id, kind, status, process in rows:
+        finished = status == BillingEmail.Status.SENT and (
+            process.count("/") >= 2 and process.rsplit("/", 2)[1] == str(pid)
+        )
+        if not finished:
+            died.add(f"{event_id}.{kind}")
+    return died
 
 
 def claimed_again(event_ids: Iterable[str]) -> int:

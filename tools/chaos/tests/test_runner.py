@@ -104,12 +104,17 @@ def test_an_email_delivered_twice_is_counted_once_per_message_id_when_its_copy_a
     assert emails_count(maildir, before=set(maildir_ids(maildir))).sent == 0
     assert emails_count(tmp_path / "no-such-maildir", before=set()).sent == 0
     # evt_3's sender was killed while it held that mail: resent by design, not done twice.
+    # Three copies: two kills of its sender explain two extra copies; one kill does not.
     killed = emails_count(
-        maildir, before=mark, killed_while_sending={"evt_3.cancellation_scheduled", "evt_9.x"}
+        maildir, before=mark, killed_while_sending={"evt_3.cancellation_scheduled": 2, "evt_9.x": 1}
     )
     assert killed.twice == ["<evt_1.receipt@localhost>"]
     assert killed.resent == ["<evt_3.cancellation_scheduled@localhost>"]
     assert killed.sent == 6
+    one_kill = {"evt_3.cancellation_scheduled": 1}
+    once = emails_count(maildir, before=mark, killed_while_sending=one_kill)
+    assert once.twice == ["<evt_1.receipt@localhost>", "<evt_3.cancellation_scheduled@localhost>"]
+    assert once.resent == []
 
 
 def test_a_resent_email_is_reported_in_the_emails_cell_and_does_not_fail_the_scenario():

@@ -9,23 +9,24 @@ copy of it, then run ``migrate`` anyway (about 3 s with nothing to do; it applie
 template lacks).
 
 The template's name is a digest of everything that decides what ``migrate`` makes: every
-migration file (the project's and the installed packages'), the settings files (dj-stripe's
-migrations read some), every installed package's version (Django's SQL included), the engine
-and, for PostgreSQL, the server's major version. A change
-to any of them makes a new template; nothing is shared across those. Only a database that was
-empty before ``migrate`` is saved, so a template holds migrations' rows, never anyone's data.
+migration file by its path (the project's and the installed packages'), the settings files
+(dj-stripe's migrations read some), every installed package's version (Django's SQL
+included), the engine and, for PostgreSQL, the server's major version. A change to any of them
+makes a new template. Only a database that was empty before ``migrate`` is saved, so a
+template holds what migrations write, never anyone's data.
 
-PostgreSQL templates are made and restored with ``pg_dump``/``pg_restore`` of the cluster's
-own version, and only for databases on loopback (devstack's throw-away clusters): a database
-elsewhere is migrated the ordinary way and never copied.
+PostgreSQL templates are made and restored with the ``pg_dump``/``pg_restore`` that devstack
+starts its clusters with (the newest PostgreSQL installed), and only for a database whose URL
+names a loopback host and nothing that could point libpq elsewhere (devstack's throw-away
+clusters): any other database is migrated the ordinary way and never copied. Anything that
+goes wrong here (no client tools, a failed dump) only means ``migrate`` runs from scratch.
 
-    restored = migrated.database_restore(target)   # before migrate; False: build it
-    ...migrate...
-    if not restored: migrated.database_save(target)
+    migrated.migrate(environ, lambda: manage(environ, "migrate"))
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -34,7 +35,6 @@ import sqlite3
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,20 +60,26 @@ class Target:
         url = environ.get("DATABASE_URL", "")
         if url:
             return cls(postgres=url) if url.startswith(("postgres://", "postgresql://")) else cls()
-        return cls(sqlite=Path(environ.get("VAR_DIR") or ROOT / "var") / "db.sqlite3")
+        # A relative VAR_DIR is read by Django in backend/ (manage.py's folder).
+        return cls(sqlite=BACKEND / (environ.get("VAR_DIR") or ROOT / "var") / "db.sqlite3")
 
 
-def _migration_files() -> list[Path]:
-    roots = [BACKEND, Path(sysconfig.get_paths()["purelib"])]
-    found: list[Path] = []
-    for root in roots:
+def _migration_files() -> list[tuple[str, Path]]:
+    """Every migration file: (its path under the project or site-packages, the file)."""
+    found: list[tuple[str, Path]] = []
+    for root in (BACKEND, Path(sysconfig.get_paths()["purelib"])):
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if d not in {"__pycache__", "node_modules", ".git"}]
             if Path(folder).name == "migrations":
-                found += [Path(folder, name) for name in files if name.endswith(".py")]
+                found += [
+                    (str(Path(folder, name).relative_to(root)), Path(folder, name))
+                    for name in files
+                    if name.endswith(".py")
+                ]
     return sorted(found)
 
 
+@functools.cache
 def digest(engine: str) -> str:
     """What decides the schema ``migrate`` makes, hashed (see the module docstring)."""
     h = hashlib.sha256(f"{engine}\0{sys.version_info[:2]}\0".encode())
@@ -84,9 +90,12 @@ def digest(engine: str) -> str:
     ):
         h.update(dist.encode() + b"\0")
     # The settings too: dj-stripe's migrations read some (the subscriber model, the key field).
-    settings = sorted((BACKEND / "config" / "settings").glob("*.py"))
-    for path in [*_migration_files(), *settings]:
-        h.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
+    settings = [
+        (str(path.relative_to(BACKEND)), path)
+        for path in sorted((BACKEND / "config" / "settings").glob("*.py"))
+    ]
+    for name, path in [*_migration_files(), *settings]:
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:20]
 
 
@@ -110,16 +119,19 @@ def _sqlite_copy(source: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    src = sqlite3.connect(source)
     try:
-        out = sqlite3.connect(tmp)
+        src = sqlite3.connect(source)
         try:
-            src.backup(out)
+            out = sqlite3.connect(tmp)
+            try:
+                src.backup(out)
+            finally:
+                out.close()
         finally:
-            out.close()
+            src.close()
+        tmp.replace(dest)
     finally:
-        src.close()
-    tmp.replace(dest)
+        tmp.unlink(missing_ok=True)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -132,7 +144,19 @@ def _pg_bin(name: str) -> str:
 
 
 def _pg_local(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in LOOPBACK
+    """Loopback, and no libpq parameter in the query that could send it elsewhere."""
+    parts = urlsplit(url)
+    return (parts.hostname or "") in LOOPBACK and not parts.query
+
+
+def _why(error: BaseException) -> str:
+    """What went wrong, without the command line (a database URL may carry a password)."""
+    if isinstance(error, subprocess.CalledProcessError):
+        err = error.stderr
+        text = err.decode(errors="replace") if isinstance(err, bytes) else str(err or "")
+        last = [line for line in text.splitlines() if line.strip()][-1:] or [""]
+        return f"{Path(str(error.cmd[0])).name} exited {error.returncode}: {last[0][:300]}"
+    return f"{error.__class__.__name__}: {error}"[:300]
 
 
 def _psql(url: str, sql: str) -> str:
@@ -184,8 +208,8 @@ def database_restore(target: Target) -> bool:
                  "--exit-on-error", "-d", target.postgres, str(template)],
                 check=True, capture_output=True,
             )  # fmt: skip
-    except (OSError, sqlite3.Error, subprocess.CalledProcessError) as error:
-        say(f"migrated template not used ({error}); migrating from scratch")
+    except Exception as error:  # no client tools, a failed restore: migrate from scratch
+        say(f"migrated template not used ({_why(error)}); migrating from scratch")
         return False
     say(f"database from the migrated template {template.name} (var/cache/migrated/)")
     return True
@@ -203,15 +227,19 @@ def database_save(target: Target) -> None:
             _sqlite_copy(target.sqlite, template)
         else:
             assert target.postgres is not None
-            with tempfile.NamedTemporaryFile(dir=template.parent, delete=False) as tmp:
-                subprocess.run(
-                    [_pg_bin("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-                     "-d", target.postgres],
-                    check=True, stdout=tmp, stderr=subprocess.PIPE,
-                )  # fmt: skip
-            Path(tmp.name).replace(template)
-    except (OSError, sqlite3.Error, subprocess.CalledProcessError) as error:
-        say(f"migrated template not saved ({error})")
+            tmp = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+            try:
+                with open(tmp, "wb") as out:
+                    subprocess.run(
+                        [_pg_bin("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+                         "-d", target.postgres],
+                        check=True, stdout=out, stderr=subprocess.PIPE,
+                    )  # fmt: skip
+                tmp.replace(template)
+            finally:
+                tmp.unlink(missing_ok=True)
+    except Exception as error:  # the next build migrates from scratch, nothing worse
+        say(f"migrated template not saved ({_why(error)})")
 
 
 def migrate(environ: Mapping[str, str], run_migrate: Callable[[], object]) -> None:
@@ -229,7 +257,7 @@ def migrate(environ: Mapping[str, str], run_migrate: Callable[[], object]) -> No
                 and _pg_local(target.postgres)
                 and _pg_empty(target.postgres)
             )
-        except (OSError, sqlite3.Error, subprocess.CalledProcessError):
+        except Exception:  # cannot tell: never save what may hold data
             empty_before = False
     run_migrate()
     if empty_before:
@@ -264,8 +292,8 @@ def test_database_restore(target: Target) -> bool:
         if target.postgres is not None:
             maintenance, name = _maintenance(target.postgres)
             _psql(maintenance, f'CREATE DATABASE "{name}"')
-    except (OSError, subprocess.CalledProcessError) as error:
-        say(f"migrated template not used ({error})")
+    except Exception as error:
+        say(f"migrated template not used ({_why(error)})")
         return False
     if database_restore(target):
         return True
@@ -274,13 +302,17 @@ def test_database_restore(target: Target) -> bool:
 
 
 def test_database_drop(target: Target) -> None:
-    """Remove a test database (its sessions ended first); nothing if it is not there."""
-    if target.sqlite is not None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{target.sqlite}{suffix}").unlink(missing_ok=True)
-    elif target.postgres is not None and _pg_local(target.postgres):
-        maintenance, name = _maintenance(target.postgres)
-        _psql(maintenance, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """Remove a test database (its sessions ended first: PostgreSQL 13 or later); nothing if it
+    is not there. A failure is reported, not raised: it leaves a test database behind."""
+    try:
+        if target.sqlite is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{target.sqlite}{suffix}").unlink(missing_ok=True)
+        elif target.postgres is not None and _pg_local(target.postgres):
+            maintenance, name = _maintenance(target.postgres)
+            _psql(maintenance, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception as error:
+        say(f"test database not dropped ({_why(error)})")
 
 
 def clear() -> None:

@@ -80,12 +80,22 @@ def test_a_database_with_tables_is_neither_replaced_nor_saved(tmp_path):
 def test_the_template_name_changes_with_any_migration(tmp_path, monkeypatch):
     migration = tmp_path / "0001_initial.py"
     migration.write_text("operations = []\n")
-    monkeypatch.setattr(migrated, "_migration_files", lambda: [migration])
-    before = migrated.digest("sqlite")
-    assert migrated.digest("sqlite") == before
-    assert migrated.digest("postgresql-15") != before
+    where = ["billing/migrations/0001_initial.py"]
+    monkeypatch.setattr(migrated, "_migration_files", lambda: [(where[0], migration)])
+
+    def fresh(engine: str) -> str:
+        migrated.digest.cache_clear()  # computed once per process; a new run sees changes
+        return migrated.digest(engine)
+
+    before = fresh("sqlite")
+    assert fresh("sqlite") == before
+    assert fresh("postgresql-15") != before
     migration.write_text("operations = ['AddField']\n")
-    assert migrated.digest("sqlite") != before
+    changed = fresh("sqlite")
+    assert changed != before
+    where[0] = "filings/migrations/0001_initial.py"  # the same file in another app
+    assert fresh("sqlite") != changed
+    migrated.digest.cache_clear()
 
 
 def test_where_the_app_keeps_its_database():
@@ -97,6 +107,25 @@ def test_where_the_app_keeps_its_database():
     assert migrated.Target.of({"DATABASE_URL": "mysql://db/x"}) == migrated.Target()
 
 
+def test_a_failing_client_tool_means_migrating_from_scratch_and_says_so_without_the_url(
+    monkeypatch, capsys
+):
+    import subprocess
+
+    def psql_fails(url: str, sql: str) -> str:
+        raise subprocess.CalledProcessError(
+            2, ["/usr/lib/postgresql/15/bin/psql", "-d", url], stderr=b"psql: error: refused\n"
+        )
+
+    monkeypatch.setattr(migrated, "_psql", psql_fails)
+    url = "postgres://app:s3cret@127.0.0.1:5432/opensecdata"
+    ran: list[int] = []
+    migrated.migrate({"DATABASE_URL": url}, lambda: ran.append(1))
+    assert ran == [1] and not migrated.CACHE.exists()
+    said = capsys.readouterr().out
+    assert "psql exited 2: psql: error: refused" in said and "s3cret" not in said
+
+
 def test_a_database_off_this_machine_is_never_copied(monkeypatch):
     def no_tools(*args: object, **kwargs: object) -> str:
         raise AssertionError("no PostgreSQL tool may run against another host")
@@ -104,6 +133,9 @@ def test_a_database_off_this_machine_is_never_copied(monkeypatch):
     monkeypatch.setattr(migrated, "_psql", no_tools)
     remote = migrated.Target(postgres="postgres://app:secret@db.example.com:5432/opensecdata")
     assert migrated.database_restore(remote) is False
+    # libpq's host= in the query wins over the URL's host: not loopback then.
+    sneaky = "postgres://app@127.0.0.1:5432/opensecdata?host=db.example.com"
+    assert migrated.database_restore(migrated.Target(postgres=sneaky)) is False
     ran: list[int] = []
     migrated.migrate({"DATABASE_URL": remote.postgres or ""}, lambda: ran.append(1))
     assert ran == [1] and not migrated.CACHE.exists()
