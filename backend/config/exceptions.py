@@ -71,7 +71,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Django's own 400s (a ``SuspiciousOperation``: a Host header not in ALLOWED_HOSTS, a
     request body or field count over Django's limits, ...), in the API's shape."""
-    answer = status.HTTP_400_BAD_REQUEST
+    answer: int = status.HTTP_400_BAD_REQUEST
     if isinstance(exception, DisallowedHost):
         detail, code = "This site is not served under that host name.", "host_not_allowed"
     elif isinstance(exception, RequestDataTooBig):  # 413 and this code, as NGINX answers it
