@@ -226,16 +226,23 @@ def _schedule_running(subscription: Any) -> Any:
     return schedule if field(schedule, "status") in entitlement.SCHEDULE_RUNNING else None
 
 
-def schedule_release(subscription: Any) -> bool:
-    """Release the subscription's running schedule, if it has one: it stays as it is now,
-    with no change to come (a cancellation, or an upgrade, takes over). True if released."""
+def _schedule_running_id(subscription: Any) -> str | None:
+    """The id of the subscription's schedule if it still runs (read from Stripe when the
+    subscription only names it), else None."""
     schedule = field(subscription, "schedule")
     schedule_id = object_id(schedule)
     if not schedule_id:
-        return False
+        return None
     if isinstance(schedule, str):
         schedule = stripe_client.subscription_schedule_retrieve(schedule_id)
-    if field(schedule, "status") not in entitlement.SCHEDULE_RUNNING:
+    return schedule_id if field(schedule, "status") in entitlement.SCHEDULE_RUNNING else None
+
+
+def schedule_release(subscription: Any) -> bool:
+    """Release the subscription's running schedule, if it has one: it stays as it is now,
+    with no change to come (a cancellation, or an upgrade, takes over). True if released."""
+    schedule_id = _schedule_running_id(subscription)
+    if schedule_id is None:
         return False
     stripe_client.subscription_schedule_release(schedule_id)
     return True
@@ -246,13 +253,8 @@ def schedule_payment_method_set(subscription: Any, *, payment_method_id: str) ->
     (``default_settings``), if it has one: a phase that starts puts the schedule's card on the
     subscription, so a card changed after the change was scheduled would otherwise give way to
     the old one at the renewal. True if a schedule was updated."""
-    schedule = field(subscription, "schedule")
-    schedule_id = object_id(schedule)
-    if not schedule_id:
-        return False
-    if isinstance(schedule, str):
-        schedule = stripe_client.subscription_schedule_retrieve(schedule_id)
-    if field(schedule, "status") not in entitlement.SCHEDULE_RUNNING:
+    schedule_id = _schedule_running_id(subscription)
+    if schedule_id is None:
         return False
     stripe_client.subscription_schedule_set_default_payment_method(
         schedule_id, payment_method_id=payment_method_id
