@@ -30,7 +30,6 @@ import functools
 import hashlib
 import importlib.metadata
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -313,8 +312,3 @@ def test_database_drop(target: Target) -> None:
             _psql(maintenance, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except Exception as error:
         say(f"test database not dropped ({_why(error)})")
-
-
-def clear() -> None:
-    """Remove every template (``make clean``)."""
-    shutil.rmtree(CACHE, ignore_errors=True)

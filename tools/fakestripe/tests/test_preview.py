@@ -9,29 +9,22 @@ import uuid
 import pytest
 import stripe
 
+from fakestripe.testing import premium_prices
+
 MONTHLY, YEARLY = 2000, 20000
 
 
 @pytest.fixture(scope="module")
 def plans(client):
-    product = client.v1.products.create(params={"name": "Premium"})
-
-    def price(amount, interval):
-        return client.v1.prices.create(
-            params={
-                "product": product.id,
-                "unit_amount": amount,
-                "currency": "usd",
-                "recurring": {"interval": interval},
-                "lookup_key": f"preview_{interval}_{uuid.uuid4().hex}",
-            }
-        )
-
-    return {
-        "monthly": price(MONTHLY, "month"),
-        "yearly": price(YEARLY, "year"),
-        "monthly_plus": price(3500, "month"),
-    }
+    return premium_prices(
+        client,
+        "preview",
+        {
+            "monthly": (MONTHLY, "month"),
+            "yearly": (YEARLY, "year"),
+            "monthly_plus": (3500, "month"),
+        },
+    )
 
 
 def subscribe(client, price):
