@@ -30,6 +30,7 @@ import { dirname, join, resolve } from 'node:path'
 import process from 'node:process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { stripVTControlCharacters } from 'node:util'
 import { binPath } from '../scripts/bin.mjs'
 
 const frontend = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -184,6 +185,11 @@ function summarize(problem, exitCode, baseUrl) {
           status: status ?? 'failed',
           durationMs: last?.duration ?? 0,
           ...(status === 'failed' ? { error: (last?.error?.message ?? '').slice(0, 2000) } : {}),
+          // Failed, then passed on its retry (playwright.config.mjs: retries): counted as passed,
+          // reported with the first attempt's error so that it can be found and fixed.
+          ...(t.status === 'flaky'
+            ? { flaky: true, error: (t.results?.[0]?.error?.message ?? '').slice(0, 2000) }
+            : {}),
         })
         for (const a of t.annotations ?? []) if (a.type === 'axe') notes.push(a.description)
       }
@@ -201,6 +207,7 @@ function summarize(problem, exitCode, baseUrl) {
     numPassedTests: count('passed'),
     numFailedTests: failed,
     numPendingTests: count('skipped'),
+    numFlakyTests: tests.filter((t) => t.flaky).length,
     numTotalTests: tests.length,
     success: failed === 0 && count('passed') > 0,
     baseUrl,
@@ -250,6 +257,17 @@ async function main() {
   const result = summarize(problem, exitCode, baseUrl)
   rmSync(work, { recursive: true, force: true })
   for (const note of result.axeReportedOnly) console.log(`axe (reported, not failed): ${note}`)
+  // What failed, again at the end: CI shows the last lines of a run, and Playwright's own account of
+  // a failure is far above them (before the stack's log).
+  for (const t of result.testResults.filter((r) => r.status === 'failed' || r.flaky)) {
+    const error = stripVTControlCharacters(t.error ?? '')
+      .split('\n')
+      .slice(0, 8)
+      .join('\n    ')
+    const what = t.flaky ? 'FLAKY (failed, then passed on its retry)' : 'FAILED'
+    console.error(`${what} ${t.file} › ${t.title} (${Math.round(t.durationMs / 1000)} s)\n    ${error}`)
+  }
+  for (const e of result.errors) console.error(`ERROR ${e.split('\n').slice(0, 8).join('\n    ')}`)
   say(`report: ${report} (${Math.round(result.durationMs / 1000)} s in all)`)
   console.log(
     `e2e: ${result.numPassedTests} passed, ${result.numFailedTests} failed, ${result.numPendingTests} skipped`,
