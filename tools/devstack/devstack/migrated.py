@@ -22,6 +22,11 @@ clusters): any other database is migrated the ordinary way and never copied. Any
 goes wrong here (no client tools, a failed dump) only means ``migrate`` runs from scratch.
 
     migrated.migrate(environ, lambda: manage(environ, "migrate"))
+
+``make test`` builds both templates ahead, side by side with ``make lint`` (one core each):
+
+    python -m devstack.migrated                                  # SQLite
+    python -m devstack.services --postgres -- python -m devstack.migrated
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import sqlite3
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,3 +318,38 @@ def test_database_drop(target: Target) -> None:
             _psql(maintenance, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except Exception as error:
         say(f"test database not dropped ({_why(error)})")
+
+
+# --- Built ahead (make test) ----------------------------------------------------------------
+
+
+def main() -> int:
+    """Build the template of the database ``DATABASE_URL`` names (a throw-away SQLite file
+    without one) unless it is there already. Exit status 1 if ``migrate`` failed; a template
+    that could not be saved is only reported (the test run then migrates itself)."""
+    from devstack.processes import manage
+
+    environ = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="opensec-migrated-") as tmp:
+        if not environ.get("DATABASE_URL"):
+            environ["VAR_DIR"] = tmp
+        target = Target.of(environ)
+        template = _template(target)
+        if template is None:
+            say("no template for this database (only SQLite and loopback PostgreSQL)")
+            return 0
+        if template.exists():
+            say(f"migrated template {template.name} is there already (var/cache/migrated/)")
+            return 0
+        try:
+            migrate(environ, lambda: manage(environ, "migrate", "--noinput", "-v", "0"))
+        except subprocess.CalledProcessError as error:
+            say(f"manage.py migrate failed (exit status {error.returncode})")
+            return 1
+    if template.exists():
+        say(f"migrated template {template.name} built (var/cache/migrated/)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

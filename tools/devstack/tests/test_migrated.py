@@ -162,3 +162,38 @@ def test_postgresql_round_trip_through_pg_dump_and_pg_restore():
         assert left == "0"
     finally:
         server.close()
+
+
+def test_built_ahead_once_then_left_alone_and_a_failed_migrate_is_exit_status_1(
+    monkeypatch, capsys
+):
+    """`python -m devstack.migrated` (make test runs it beside lint): builds the SQLite template
+    in a throw-away folder, then finds it there; a failing `migrate` is its exit status."""
+    import subprocess
+
+    from devstack import processes
+
+    ran: list[str] = []
+
+    def manage(environ: dict[str, str], *args: str) -> None:
+        ran.append(args[0])
+        sqlite_migrate(Path(environ["VAR_DIR"]) / "db.sqlite3")
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(processes, "manage", manage)
+    assert migrated.main() == 0 and ran == ["migrate"]
+    [template] = migrated.CACHE.iterdir()
+    assert tables(template) == ["django_migrations"]
+    assert "built" in capsys.readouterr().out
+
+    assert migrated.main() == 0 and ran == ["migrate"]  # not again
+    assert "there already" in capsys.readouterr().out
+
+    template.unlink()
+
+    def fails(environ: dict[str, str], *args: str) -> None:
+        raise subprocess.CalledProcessError(1, ["manage.py", *args])
+
+    monkeypatch.setattr(processes, "manage", fails)
+    assert migrated.main() == 1 and not list(migrated.CACHE.iterdir())
+    assert "migrate failed (exit status 1)" in capsys.readouterr().out
