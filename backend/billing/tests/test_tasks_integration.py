@@ -61,8 +61,14 @@ def status_of(event_id: str) -> str | None:
     return row.status if row else None
 
 
-def wait_done(event_id: str, timeout: float = 30) -> WebhookEvent:
-    wait_for(lambda: status_of(event_id) in (Status.DONE, Status.FAILED), timeout=timeout)
+def wait_done(event_id: str, timeout: float = 30, worker: Worker | None = None) -> WebhookEvent:
+    """The event once done or failed; on a timeout the assertion carries the worker's log."""
+    try:
+        wait_for(lambda: status_of(event_id) in (Status.DONE, Status.FAILED), timeout=timeout)
+    except AssertionError as timed_out:
+        if worker is None:
+            raise
+        raise AssertionError(f"{timed_out}; the worker's log:\n{worker.log()[-6000:]}") from None
     return WebhookEvent.objects.get(pk=event_id)
 
 
@@ -190,7 +196,7 @@ def test_broker_down_event_is_stored_and_processed_by_the_sweep_when_it_returns(
         assert response.status_code == 200
         assert status_of(event_id) == Status.RECEIVED
         own_redis.start()  # same port: the worker and beat reconnect
-        event = wait_done(event_id, timeout=60)
+        event = wait_done(event_id, timeout=60, worker=w)
         assert event.status == Status.DONE, w.log()[-3000:]
     assert BillingAccount.objects.get(user=user).is_premium
 
@@ -247,6 +253,41 @@ def test_worker_killed_mid_task_the_event_is_processed_after_restart(
             assert event.status == Status.DONE, second.log()[-3000:]
     assert event.attempts == 2
     assert BillingAccount.objects.get(user=user).is_premium
+
+
+def test_redis_dropping_while_a_task_runs_leaves_the_worker_running_and_reconnecting(
+    own_redis, fake_stripe, stripe_ready, make_user
+):
+    """celery 5.7.0's worker shut itself down when Redis dropped while it held an
+    unacknowledged task (AttributeError in kombu's second close of the lost connection);
+    config/worker.py's consumer keeps it up: it reconnects when Redis is back."""
+    user = unique_user(make_user)
+    body = event_body("customer.subscription.created", dashboard_subscription(stripe_ready, user))
+    event_id = event_id_of(body)
+    with app_broker(own_redis.url), black_hole() as hung_stripe:
+        worker = Worker(broker=own_redis.url, fake=fake_stripe, stripe_url=hung_stripe,
+                        extra_env={"STRIPE_TIMEOUT_SECONDS": "120"})  # fmt: skip
+        with worker:
+            assert post_event(Client(), body).status_code == 200
+            # The task waits for Stripe, its message unacknowledged (acks_late).
+            wait_for(lambda: status_of(event_id) == Status.PROCESSING, timeout=30)
+            own_redis.stop()
+            wait_for(lambda: "Connection to broker lost" in worker.log(), timeout=30)
+            connected = worker.log().count("Connected to redis://")
+            own_redis.start()
+            try:
+                wait_for(
+                    lambda: (
+                        worker.log().count("Connected to redis://") > connected
+                        or "Unrecoverable error" in worker.log()
+                        or worker._died()
+                    ),
+                    timeout=60,
+                )
+            except AssertionError as timed_out:
+                raise AssertionError(f"{timed_out}; the worker's log:\n{worker.log()}") from None
+            assert not worker._died(), worker.log()[-6000:]
+            assert "AttributeError" not in worker.log(), worker.log()[-6000:]
 
 
 def test_make_runs_filesystem_broker_carries_events_to_the_worker(

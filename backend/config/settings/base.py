@@ -364,6 +364,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# celery 5.7.0's consumer, except that Redis dropping while a task runs does not shut the
+# worker down (config/worker.py says why).
+CELERY_WORKER_CONSUMER = "config.worker:Consumer"
 CELERY_TIMEZONE = "UTC"
 
 # Stripe webhook inbox (billing.webhooks / billing.tasks).
