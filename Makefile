@@ -65,6 +65,7 @@ test: venv apt ## Everything CI runs: lint, backend on SQLite and PostgreSQL, to
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@echo "+ lint; meanwhile the migrated test databases are built ahead (log: $(RESULTS)/templates.log)"
 	@$(MAKE) --no-print-directory test-templates > $(RESULTS)/templates.log 2>&1 & templates=$$!; \
+	  trap 'kill $$templates 2>/dev/null' INT TERM; \
 	  $(MAKE) --no-print-directory lint; lint=$$?; \
 	  if wait $$templates; then tail -n 2 $(RESULTS)/templates.log; \
 	  else echo "+ building them failed; the suites migrate themselves:"; tail -n 20 $(RESULTS)/templates.log; fi; \
@@ -93,11 +94,13 @@ test-backend: venv apt ## The backend suite on SQLite and on PostgreSQL side by 
 test-backend-sqlite: venv apt ## The backend suite on SQLite (with Redis)
 	@mkdir -p $(RESULTS)
 	@echo "+ backend tests on SQLite (with Redis)"
+	@mkdir -p var/test-sqlite
 	cd backend && VAR_DIR=$(CURDIR)/var/test-sqlite $(BIN)/python -m devstack.services --redis -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/sqlite.xml $(PYTEST_ARGS)
 
 test-backend-postgres: venv apt ## The backend suite on PostgreSQL (with Redis)
 	@mkdir -p $(RESULTS)
 	@echo "+ backend tests on PostgreSQL (with Redis)"
+	@mkdir -p var/test-postgres
 	cd backend && VAR_DIR=$(CURDIR)/var/test-postgres $(BIN)/python -m devstack.services --redis --postgres -- $(PYTEST) --create-db --junitxml=../$(RESULTS)/postgres.xml $(PYTEST_ARGS)
 
 test-tools: venv apt ## The tools' own tests: the Stripe and EDGAR stand-ins, the runners (NGINX rendering)

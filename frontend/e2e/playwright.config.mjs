@@ -16,7 +16,7 @@ export default defineConfig({
   workers: Number(process.env.E2E_WORKERS || 2),
   // One retry: a test that fails twice fails the run; one that passes on its retry passes and is
   // reported as flaky with its first error (run.mjs prints it, e2e.json counts numFlakyTests).
-  retries: Number(process.env.E2E_RETRIES ?? 1),
+  retries: Number(process.env.E2E_RETRIES || 1),
   forbidOnly: Boolean(process.env.CI),
   timeout: 60_000,
   expect: { timeout: 15_000 },

@@ -23,7 +23,7 @@ goes wrong here (no client tools, a failed dump) only means ``migrate`` runs fro
 
     migrated.migrate(environ, lambda: manage(environ, "migrate"))
 
-``make test`` builds both templates ahead, side by side with ``make lint`` (one core each):
+``make test`` builds both templates ahead, while ``make lint`` runs:
 
     python -m devstack.migrated                                  # SQLite
     python -m devstack.services --postgres -- python -m devstack.migrated
@@ -332,6 +332,9 @@ def main() -> int:
     environ = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="opensec-migrated-") as tmp:
         if not environ.get("DATABASE_URL"):
+            # Set, though empty: a DATABASE_URL in .env cannot take its place (config/env.py),
+            # so this never migrates the developer's own database.
+            environ["DATABASE_URL"] = ""
             environ["VAR_DIR"] = tmp
         target = Target.of(environ)
         template = _template(target)

@@ -176,6 +176,7 @@ def test_built_ahead_once_then_left_alone_and_a_failed_migrate_is_exit_status_1(
     ran: list[str] = []
 
     def manage(environ: dict[str, str], *args: str) -> None:
+        assert environ["DATABASE_URL"] == ""  # set: a DATABASE_URL in .env cannot win
         ran.append(args[0])
         sqlite_migrate(Path(environ["VAR_DIR"]) / "db.sqlite3")
 
