@@ -71,8 +71,8 @@ test: venv apt ## Everything CI runs: lint, backend on SQLite and PostgreSQL, to
 	  else echo "+ building them failed; the suites migrate themselves:"; tail -n 20 $(RESULTS)/templates.log; fi; \
 	  exit $$lint
 	$(MAKE) --no-print-directory test-backend
-	$(MAKE) --no-print-directory test-tools
-	$(MAKE) --no-print-directory fuzz
+	@echo "+ the tools' own tests and the API fuzz, side by side (each one's output when it ends)"
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-tools fuzz
 	@echo "+ frontend unit tests"
 	$(MAKE) --no-print-directory frontend-test
 	cp frontend/test-results/vitest.json $(RESULTS)/vitest.json
