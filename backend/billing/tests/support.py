@@ -306,6 +306,13 @@ class Worker:
         except OSError:
             return ""
 
+    def wait_for(self, check: Callable[[], Any], *, timeout: float = 30.0) -> Any:
+        """:func:`wait_for`, and on a timeout the assertion carries this worker's log."""
+        try:
+            return wait_for(check, timeout=timeout)
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; the worker's log:\n{self.log()[-6000:]}") from None
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes, as the OOM killer would."""
         if self.proc is not None and self.proc.poll() is None:

@@ -64,12 +64,8 @@ def status_of(event_id: str) -> str | None:
 
 def wait_done(event_id: str, timeout: float = 30, worker: Worker | None = None) -> WebhookEvent:
     """The event once done or failed; on a timeout the assertion carries the worker's log."""
-    try:
-        wait_for(lambda: status_of(event_id) in (Status.DONE, Status.FAILED), timeout=timeout)
-    except AssertionError as timed_out:
-        if worker is None:
-            raise
-        raise AssertionError(f"{timed_out}; the worker's log:\n{worker.log()[-6000:]}") from None
+    waiting = worker.wait_for if worker is not None else wait_for
+    waiting(lambda: status_of(event_id) in (Status.DONE, Status.FAILED), timeout=timeout)
     return WebhookEvent.objects.get(pk=event_id)
 
 
@@ -285,10 +281,7 @@ def test_redis_dropping_while_a_task_runs_leaves_the_worker_running_and_reconnec
                     log.count("Connected to redis://") > connected and " retry: Retry in " in log
                 )
 
-            try:
-                wait_for(settled, timeout=60)
-            except AssertionError as timed_out:
-                raise AssertionError(f"{timed_out}; the worker's log:\n{worker.log()}") from None
+            worker.wait_for(settled, timeout=60)
             time.sleep(1)  # the retried task's acknowledgement follows its "retry" line
             log = worker.log()
             assert not worker._died(), log[-6000:]
