@@ -126,7 +126,12 @@ def test_the_rate_limit_holds_across_two_workers(edgar, redis_url, settings) -> 
         assert "succeeded in" in a.log() and "succeeded in" in b.log()  # both took filings
     times = [r.at for r in edgar.requests]
     assert len(edgar.filing_requests()) == 40
-    assert windows_over(times, limit=10) == []
+    # The slots are reserved 0.105 s apart, but the stand-in stamps arrivals: on a busy machine
+    # (make test runs the two suites side by side) a request can leave its slot late and arrive
+    # next to the following one, and a 1 s window then held 11. So at most 10 in any 0.8 s:
+    # up to 0.2 s of such lateness passes, a limiter not shared by the two workers (20/s or
+    # more: 16 in 0.8 s) does not.
+    assert windows_over(times, limit=10, seconds=0.8) == []
     # Six processes together took about as long as 41 requests at 10/s: the limit, not the
     # work, set the pace.
     assert elapsed >= 41 * 0.1 - 0.5
